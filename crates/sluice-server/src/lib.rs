@@ -1,1 +1,99 @@
-//! placeholder
+//! Sluice's HTTP surface: the event API, the REST API and (later) webhooks, SDK sync and the
+//! dashboard. Each endpoint module owns its `router()`; this file assembles them and serves.
+
+mod error;
+mod events;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::http::{HeaderName, HeaderValue};
+use axum::Router;
+use sluice_core::event::IngestLimits;
+use sluice_store::Store;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use error::ApiError;
+
+/// Which kind of server this is; the SDKs compare it with what they expect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `sluice dev`: open, local, no keys.
+    Dev,
+    /// `sluice start`: keys required.
+    Cloud,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Dev => "dev",
+            Mode::Cloud => "cloud",
+        }
+    }
+}
+
+/// What the HTTP layer needs to know. Built by the binary from flags, environment and `.env`.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub mode: Mode,
+    /// Keys accepted on `/e/{key}` in cloud mode.
+    pub event_keys: Vec<String>,
+    pub signing_key: Option<String>,
+    /// Largest request body on the event API, in bytes.
+    pub max_body_bytes: usize,
+    pub ingest: IngestLimits,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Dev,
+            event_keys: Vec::new(),
+            signing_key: None,
+            max_body_bytes: 3 * 1024 * 1024,
+            ingest: IngestLimits::default(),
+        }
+    }
+}
+
+/// Shared by every handler.
+pub struct AppState {
+    pub config: ServerConfig,
+    pub store: Arc<dyn Store>,
+}
+
+pub type SharedState = Arc<AppState>;
+
+/// Milliseconds since the Unix epoch. The HTTP edge is where wall-clock time enters.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The whole application as a router, for `serve` and for tests.
+pub fn router(state: SharedState) -> Router {
+    let kind = HeaderValue::from_static(state.config.mode.as_str());
+    Router::new()
+        .merge(events::router())
+        .fallback(error::not_found)
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-inngest-server-kind"),
+            kind,
+        ))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish, and
+/// returns. The caller closes the store afterwards so every acknowledged write is flushed.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: SharedState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,39 @@
+//! Versioned schema migrations for SQLite, tracked in `PRAGMA user_version`.
+//!
+//! Append new steps to [`STEPS`]; never edit a step that has shipped.
+
+use rusqlite::Connection;
+
+use crate::{Error, Result};
+
+const STEPS: &[&str] = &[
+    // 1: events, the append-only log. `id` is a ULID, so its order is time order.
+    "CREATE TABLE events (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        data TEXT NOT NULL,
+        user TEXT,
+        external_id TEXT,
+        ts INTEGER NOT NULL,
+        v TEXT,
+        received_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX events_name ON events(name, id);",
+];
+
+pub fn run(conn: &mut Connection) -> Result<()> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in STEPS.iter().enumerate().skip(current as usize) {
+        let version = i as i64 + 1;
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)
+            .map_err(|e| Error::Migration(format!("sqlite step {version}: {e}")))?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+pub fn current_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}

@@ -1,0 +1,117 @@
+//! `sluice dev` and `sluice start`: build the configuration, open the store, serve, shut down
+//! cleanly.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use sluice_core::event::IngestLimits;
+use sluice_server::{AppState, Mode, ServerConfig};
+
+use crate::cli::{flag_or_env, DevArgs, ServeArgs, StartArgs};
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+fn base_config(mode: Mode, serve: &ServeArgs) -> ServerConfig {
+    ServerConfig {
+        mode,
+        max_body_bytes: serve.max_body_bytes,
+        ingest: IngestLimits { max_event_bytes: serve.max_event_bytes, ..IngestLimits::default() },
+        ..ServerConfig::default()
+    }
+}
+
+pub async fn run_dev(args: DevArgs, dotenv: Option<PathBuf>) -> anyhow::Result<()> {
+    init_logging(&args.serve.log);
+    let config = base_config(Mode::Dev, &args.serve);
+    let store_url = args.serve.data_dir.to_string_lossy().into_owned();
+    run(config, &store_url, &args.host, args.serve.port, dotenv).await
+}
+
+pub async fn run_start(args: StartArgs, dotenv: Option<PathBuf>) -> anyhow::Result<()> {
+    init_logging(&args.serve.log);
+    let Some(event_key) = flag_or_env(args.event_key, &["INNGEST_EVENT_KEY"]) else {
+        bail!("an event key is required: pass --event-key or set SLUICE_EVENT_KEY (or INNGEST_EVENT_KEY)");
+    };
+    let Some(signing_key) = flag_or_env(args.signing_key, &["INNGEST_SIGNING_KEY"]) else {
+        bail!("a signing key is required: pass --signing-key or set SLUICE_SIGNING_KEY (or INNGEST_SIGNING_KEY)");
+    };
+    let mut config = base_config(Mode::Cloud, &args.serve);
+    config.event_keys = event_key.split(',').map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect();
+    config.signing_key = Some(signing_key);
+    let store_url = args
+        .database_url
+        .unwrap_or_else(|| args.serve.data_dir.to_string_lossy().into_owned());
+    run(config, &store_url, &args.host, args.serve.port, dotenv).await
+}
+
+async fn run(
+    config: ServerConfig,
+    store_url: &str,
+    host: &str,
+    port: u16,
+    dotenv: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let store = sluice_store::open(store_url)
+        .await
+        .with_context(|| format!("cannot open the store at {}", redact_url(store_url)))?;
+    let listener = tokio::net::TcpListener::bind((host, port))
+        .await
+        .with_context(|| format!("cannot listen on {host}:{port} (is another server using it? try --port)"))?;
+    let addr = listener.local_addr()?;
+    let mode = config.mode;
+    let state = Arc::new(AppState { config, store: store.clone() });
+    let shown_host = if host == "0.0.0.0" { "127.0.0.1" } else { host };
+    println!("Sluice {} ({} mode) listening on {addr}", env!("CARGO_PKG_VERSION"), mode.as_str());
+    println!("  dashboard:  http://{shown_host}:{}/", addr.port());
+    println!("  event API:  http://{shown_host}:{}/e/{{eventKey}}", addr.port());
+    println!("  store:      {}", redact_url(store_url));
+    if let Some(path) = dotenv {
+        println!("  read:       {}", path.display());
+    }
+    sluice_server::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped accepting; flushing the store");
+    store.close().await;
+    println!("Sluice stopped cleanly.");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Hides a password in a database URL before it is printed.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
