@@ -65,6 +65,7 @@ async fn run(
     let addr = listener.local_addr()?;
     let mode = config.mode;
     let state = Arc::new(AppState { config, store: store.clone() });
+    let shutdown = shutdown_signal();
     let shown_host = if host == "0.0.0.0" { "127.0.0.1" } else { host };
     println!("Sluice {} ({} mode) listening on {addr}", env!("CARGO_PKG_VERSION"), mode.as_str());
     println!("  dashboard:  http://{shown_host}:{}/", addr.port());
@@ -73,32 +74,35 @@ async fn run(
     if let Some(path) = dotenv {
         println!("  read:       {}", path.display());
     }
-    sluice_server::serve(listener, state, shutdown_signal()).await?;
+    sluice_server::serve(listener, state, shutdown).await?;
     tracing::info!("stopped accepting; flushing the store");
     store.close().await;
     println!("Sluice stopped cleanly.");
     Ok(())
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the
+/// future is first polled, so a signal that arrives right after start-up is not missed.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let ctrl_c = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        let term = async move {
+            match term {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
     }
 }
 
