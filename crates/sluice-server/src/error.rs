@@ -13,7 +13,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self {
+            status,
+            message: message.into(),
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
@@ -26,16 +29,20 @@ impl ApiError {
     }
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(%detail, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error; see the server log",
+        )
     }
 }
 
 impl From<sluice_store::Error> for ApiError {
     fn from(e: sluice_store::Error) -> Self {
         match e {
-            sluice_store::Error::Closed => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down")
-            }
+            sluice_store::Error::Closed => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is shutting down",
+            ),
             other => Self::internal(other),
         }
     }

@@ -35,10 +35,16 @@ async fn read_limited(body: axum::body::Body, limit: usize) -> Result<Bytes, Api
 }
 
 fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(ct) = headers.get(header::CONTENT_TYPE) else { return Ok(()) };
+    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
     let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
     let mime = ct.split(';').next().unwrap_or("").trim();
-    if mime == "application/json" || mime.ends_with("+json") || mime == "text/plain" || mime.is_empty() {
+    if mime == "application/json"
+        || mime.ends_with("+json")
+        || mime == "text/plain"
+        || mime.is_empty()
+    {
         Ok(())
     } else {
         Err(ApiError::new(
@@ -58,7 +64,10 @@ async fn send_events(
     match accept_events(&state, &key, &headers, body).await {
         Ok(ids) => {
             let ids: Vec<String> = ids.iter().map(Ulid::to_string).collect();
-            (StatusCode::OK, axum::Json(serde_json::json!({ "ids": ids, "status": 200 })))
+            (
+                StatusCode::OK,
+                axum::Json(serde_json::json!({ "ids": ids, "status": 200 })),
+            )
                 .into_response()
         }
         Err(e) => {
@@ -80,9 +89,16 @@ async fn accept_events(
     }
     check_json_content_type(headers)?;
     let bytes = read_limited(body, state.config.max_body_bytes).await?;
-    let seed = headers.get("x-inngest-event-id-seed").and_then(|v| v.to_str().ok());
-    let events = parse_batch(&bytes, state.config.ingest, IdSource::from_seed_header(seed), now_ms())
-        .map_err(ingest_error)?;
+    let seed = headers
+        .get("x-inngest-event-id-seed")
+        .and_then(|v| v.to_str().ok());
+    let events = parse_batch(
+        &bytes,
+        state.config.ingest,
+        IdSource::from_seed_header(seed),
+        now_ms(),
+    )
+    .map_err(ingest_error)?;
     let ids: Vec<Ulid> = events.iter().map(|e| e.id).collect();
     state.store.append_events(events).await?;
     Ok(ids)
@@ -148,7 +164,9 @@ async fn list_events(
     let cursor = p
         .cursor
         .filter(|c| !c.is_empty())
-        .map(|c| Ulid::from_string(&c).map_err(|_| ApiError::bad_request("`cursor` is not an event id")))
+        .map(|c| {
+            Ulid::from_string(&c).map_err(|_| ApiError::bad_request("`cursor` is not an event id"))
+        })
         .transpose()?;
     let limit = p.limit.unwrap_or(50);
     if limit == 0 || limit > 1000 {
@@ -156,9 +174,15 @@ async fn list_events(
     }
     let events = state
         .store
-        .list_events(EventQuery { name: p.name.filter(|n| !n.is_empty()), cursor, limit })
+        .list_events(EventQuery {
+            name: p.name.filter(|n| !n.is_empty()),
+            cursor,
+            limit,
+        })
         .await?;
-    let next = (events.len() == limit).then(|| events.last().map(|e| e.id.to_string())).flatten();
+    let next = (events.len() == limit)
+        .then(|| events.last().map(|e| e.id.to_string()))
+        .flatten();
     let data: Vec<EventOut> = events.iter().map(EventOut::new).collect();
     Ok(json_response(&Page { data, cursor: next }))
 }
@@ -173,7 +197,9 @@ async fn get_event(
         .get_event(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
-    Ok(json_response(&Single { data: EventOut::new(&event) }))
+    Ok(json_response(&Single {
+        data: EventOut::new(&event),
+    }))
 }
 
 #[derive(Serialize)]

@@ -17,8 +17,15 @@ async fn spawn_app(config: ServerConfig) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let state = Arc::new(AppState { config, store });
-    tokio::spawn(sluice_server::serve(listener, state, std::future::pending()));
-    TestApp { base: format!("http://{addr}"), client: reqwest::Client::new() }
+    tokio::spawn(sluice_server::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    TestApp {
+        base: format!("http://{addr}"),
+        client: reqwest::Client::new(),
+    }
 }
 
 impl TestApp {
@@ -35,7 +42,12 @@ impl TestApp {
         (status, resp.json().await.unwrap())
     }
     async fn get_text(&self, path: &str) -> (StatusCode, String) {
-        let resp = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
         (resp.status(), resp.text().await.unwrap())
     }
     async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -53,7 +65,9 @@ const PAYLOAD: &str = r#"{"id":"user_1","public_metadata":{},"private_metadata":
 #[tokio::test]
 async fn events_round_trip_byte_for_byte() {
     let app = spawn_app(ServerConfig::default()).await;
-    let body = format!(r#"{{"name":"clerk/user.created","data":{PAYLOAD},"user":{{"k":{{}}}},"id":"evt-1","ts":1700000000000,"v":"1"}}"#);
+    let body = format!(
+        r#"{{"name":"clerk/user.created","data":{PAYLOAD},"user":{{"k":{{}}}},"id":"evt-1","ts":1700000000000,"v":"1"}}"#
+    );
     let (status, v) = app.post("/e/anykey", body).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["status"], 200);
@@ -62,7 +76,10 @@ async fn events_round_trip_byte_for_byte() {
 
     let (status, text) = app.get_text(&format!("/v1/events/{id}")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(text.contains(&format!(r#""data":{PAYLOAD}"#)), "payload altered: {text}");
+    assert!(
+        text.contains(&format!(r#""data":{PAYLOAD}"#)),
+        "payload altered: {text}"
+    );
     assert!(text.contains(r#""user":{"k":{}}"#), "{text}");
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["data"]["internal_id"], id.as_str());
@@ -78,18 +95,32 @@ async fn events_round_trip_byte_for_byte() {
 #[tokio::test]
 async fn batches_list_newest_first_and_page() {
     let app = spawn_app(ServerConfig::default()).await;
-    let batch: Vec<Value> = (0..7).map(|i| serde_json::json!({"name": format!("n/{}", i % 2), "data": {"i": i}})).collect();
+    let batch: Vec<Value> = (0..7)
+        .map(|i| serde_json::json!({"name": format!("n/{}", i % 2), "data": {"i": i}}))
+        .collect();
     let (status, v) = app.post("/e/k", serde_json::to_vec(&batch).unwrap()).await;
     assert_eq!(status, StatusCode::OK);
-    let ids: Vec<String> = v["ids"].as_array().unwrap().iter().map(|i| i.as_str().unwrap().to_owned()).collect();
+    let ids: Vec<String> = v["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(ids.len(), 7);
 
     let (_, page1) = app.get("/v1/events?limit=4").await;
-    let got: Vec<&str> = page1["data"].as_array().unwrap().iter().map(|e| e["internal_id"].as_str().unwrap()).collect();
+    let got: Vec<&str> = page1["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["internal_id"].as_str().unwrap())
+        .collect();
     let newest: Vec<&str> = ids.iter().rev().take(4).map(String::as_str).collect();
     assert_eq!(got, newest);
     let cursor = page1["cursor"].as_str().unwrap();
-    let (_, page2) = app.get(&format!("/v1/events?limit=4&cursor={cursor}")).await;
+    let (_, page2) = app
+        .get(&format!("/v1/events?limit=4&cursor={cursor}"))
+        .await;
     assert_eq!(page2["data"].as_array().unwrap().len(), 3);
     assert!(page2["cursor"].is_null());
 
@@ -104,7 +135,10 @@ async fn batches_list_newest_first_and_page() {
 
 #[tokio::test]
 async fn bad_input_is_refused_precisely_and_stores_nothing() {
-    let config = ServerConfig { max_body_bytes: 64 * 1024, ..ServerConfig::default() };
+    let config = ServerConfig {
+        max_body_bytes: 64 * 1024,
+        ..ServerConfig::default()
+    };
     let app = spawn_app(config).await;
 
     let (status, v) = app.post("/e/k", r#"{"name": "a", "data": {"x": }"#).await;
@@ -118,13 +152,21 @@ async fn bad_input_is_refused_precisely_and_stores_nothing() {
     assert_eq!(v["error"], "event 1: `name` is missing");
     let (status, v) = app.post("/e/k", r#"[{"name":"ok"},{"name":["x"]}]"#).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(v["error"].as_str().unwrap().starts_with("event 1: `name` must be a string"));
+    assert!(v["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("event 1: `name` must be a string"));
 
-    let big = format!(r#"{{"name":"a","data":{{"x":"{}"}}}}"#, "y".repeat(70 * 1024));
+    let big = format!(
+        r#"{{"name":"a","data":{{"x":"{}"}}}}"#,
+        "y".repeat(70 * 1024)
+    );
     let (status, v) = app.post("/e/k", big).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
 
-    let many: Vec<Value> = (0..5001).map(|_| serde_json::json!({"name": "a"})).collect();
+    let many: Vec<Value> = (0..5001)
+        .map(|_| serde_json::json!({"name": "a"}))
+        .collect();
     let app2 = spawn_app(ServerConfig::default()).await;
     let (status, v) = app2.post("/e/k", serde_json::to_vec(&many).unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -149,10 +191,16 @@ async fn per_event_limit_gives_413() {
     let mut config = ServerConfig::default();
     config.ingest.max_event_bytes = 1024;
     let app = spawn_app(config).await;
-    let body = format!(r#"[{{"name":"a"}},{{"name":"b","data":{{"x":"{}"}}}}]"#, "y".repeat(2000));
+    let body = format!(
+        r#"[{{"name":"a"}},{{"name":"b","data":{{"x":"{}"}}}}]"#,
+        "y".repeat(2000)
+    );
     let (status, v) = app.post("/e/k", body).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(v["error"].as_str().unwrap().starts_with("event 1 is"), "{v}");
+    assert!(
+        v["error"].as_str().unwrap().starts_with("event 1 is"),
+        "{v}"
+    );
     assert_eq!(app.event_count().await, 0);
 }
 
@@ -170,7 +218,12 @@ async fn cloud_mode_checks_the_event_key() {
     assert_eq!(v["status"], 401);
     let (status, _) = app.post("/e/right", r#"{"name":"a"}"#).await;
     assert_eq!(status, StatusCode::OK);
-    let resp = app.client.get(format!("{}/v1/events", app.base)).send().await.unwrap();
+    let resp = app
+        .client
+        .get(format!("{}/v1/events", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.headers()["x-inngest-server-kind"], "cloud");
 }
 

@@ -8,34 +8,27 @@
 
 pub mod conformance;
 mod error;
+mod events;
 pub mod postgres;
 pub mod sqlite;
 pub mod testing;
 mod types;
+mod webhooks;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sluice_core::event::Event;
-use ulid::Ulid;
 
 pub use error::{Error, Result};
+pub use events::EventStore;
 pub use types::*;
+pub use webhooks::WebhookStore;
 
-/// Everything Sluice persists. Every method is durable when it returns `Ok`.
+/// Everything Sluice persists, as one object. Each part is its own trait in its own module, with
+/// one implementation file per backend (`sqlite/<part>.rs`, `postgres/<part>.rs`). Every write is
+/// durable when it returns `Ok`.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Appends events durably (fsync'd before returning). Events whose id already exists are left
-    /// as they are, so a retried send with seeded ids stores nothing twice. Returns the ids that
-    /// were newly inserted.
-    async fn append_events(&self, events: Vec<Event>) -> Result<Vec<Ulid>>;
-
-    /// Reads one event by its ULID.
-    async fn get_event(&self, id: Ulid) -> Result<Option<Event>>;
-
-    /// Lists events newest first. `cursor` is the id of the last event of the previous page.
-    async fn list_events(&self, query: EventQuery) -> Result<Vec<Event>>;
-
+pub trait Store: EventStore + WebhookStore + Send + Sync + 'static {
     /// The schema version the database is at after migrations.
     async fn schema_version(&self) -> Result<i64>;
 
@@ -53,7 +46,8 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
         let file = if path.extension().is_some_and(|e| e == "db") {
             path.to_path_buf()
         } else {
-            std::fs::create_dir_all(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+            std::fs::create_dir_all(path)
+                .map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
             path.join("sluice.db")
         };
         Ok(Arc::new(sqlite::SqliteStore::open(&file)?))

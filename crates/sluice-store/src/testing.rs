@@ -22,7 +22,10 @@ pub async fn fresh_postgres_url(prefix: &str) -> Option<String> {
         }
     };
     tokio::spawn(conn);
-    let name = format!("sluice_{prefix}_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let name = format!(
+        "sluice_{prefix}_{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
     client
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await

@@ -39,7 +39,8 @@ impl EventRow {
             RawValue::from_string(s).map_err(|e| Error::Corrupt(format!("event json: {e}")))
         };
         Ok(sluice_core::event::Event {
-            id: Ulid::from_string(&self.id).map_err(|e| Error::Corrupt(format!("event id: {e}")))?,
+            id: Ulid::from_string(&self.id)
+                .map_err(|e| Error::Corrupt(format!("event id: {e}")))?,
             name: self.name,
             data: raw(self.data)?,
             user: self.user.map(raw).transpose()?,

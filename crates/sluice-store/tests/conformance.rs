@@ -10,7 +10,11 @@ use sluice_store::Store;
 
 async fn fresh_sqlite() -> Option<Arc<dyn Store>> {
     let dir = std::env::temp_dir().join(format!("sluice-conf-{}", ulid::Ulid::new()));
-    Some(sluice_store::open(dir.to_str().unwrap()).await.expect("open sqlite"))
+    Some(
+        sluice_store::open(dir.to_str().unwrap())
+            .await
+            .expect("open sqlite"),
+    )
 }
 
 async fn fresh_postgres() -> Option<Arc<dyn Store>> {

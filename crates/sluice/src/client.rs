@@ -20,11 +20,19 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
         .json(&event)
         .send()
         .await
-        .with_context(|| format!("cannot reach Sluice at {} (is it running? set --url or SLUICE_URL)", args.client.url))?;
+        .with_context(|| {
+            format!(
+                "cannot reach Sluice at {} (is it running? set --url or SLUICE_URL)",
+                args.client.url
+            )
+        })?;
     let status = resp.status();
     let body: serde_json::Value = resp.json().await.unwrap_or_default();
     if !status.is_success() {
-        bail!("Sluice refused the event ({status}): {}", body["error"].as_str().unwrap_or("no reason given"));
+        bail!(
+            "Sluice refused the event ({status}): {}",
+            body["error"].as_str().unwrap_or("no reason given")
+        );
     }
     for id in body["ids"].as_array().into_iter().flatten() {
         println!("{}", id.as_str().unwrap_or_default());

@@ -13,7 +13,10 @@ fn main() -> std::process::ExitCode {
     // Load .env before clap reads the environment; existing variables win.
     let dotenv = dotenvy::dotenv();
     let cli = cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

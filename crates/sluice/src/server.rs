@@ -13,14 +13,20 @@ use crate::cli::{flag_or_env, DevArgs, ServeArgs, StartArgs};
 fn init_logging(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }
 
 fn base_config(mode: Mode, serve: &ServeArgs) -> ServerConfig {
     ServerConfig {
         mode,
         max_body_bytes: serve.max_body_bytes,
-        ingest: IngestLimits { max_event_bytes: serve.max_event_bytes, ..IngestLimits::default() },
+        ingest: IngestLimits {
+            max_event_bytes: serve.max_event_bytes,
+            ..IngestLimits::default()
+        },
         ..ServerConfig::default()
     }
 }
@@ -41,7 +47,11 @@ pub async fn run_start(args: StartArgs, dotenv: Option<PathBuf>) -> anyhow::Resu
         bail!("a signing key is required: pass --signing-key or set SLUICE_SIGNING_KEY (or INNGEST_SIGNING_KEY)");
     };
     let mut config = base_config(Mode::Cloud, &args.serve);
-    config.event_keys = event_key.split(',').map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect();
+    config.event_keys = event_key
+        .split(',')
+        .map(|k| k.trim().to_owned())
+        .filter(|k| !k.is_empty())
+        .collect();
     config.signing_key = Some(signing_key);
     let store_url = args
         .database_url
@@ -61,15 +71,27 @@ async fn run(
         .with_context(|| format!("cannot open the store at {}", redact_url(store_url)))?;
     let listener = tokio::net::TcpListener::bind((host, port))
         .await
-        .with_context(|| format!("cannot listen on {host}:{port} (is another server using it? try --port)"))?;
+        .with_context(|| {
+            format!("cannot listen on {host}:{port} (is another server using it? try --port)")
+        })?;
     let addr = listener.local_addr()?;
     let mode = config.mode;
-    let state = Arc::new(AppState { config, store: store.clone() });
+    let state = Arc::new(AppState {
+        config,
+        store: store.clone(),
+    });
     let shutdown = shutdown_signal();
     let shown_host = if host == "0.0.0.0" { "127.0.0.1" } else { host };
-    println!("Sluice {} ({} mode) listening on {addr}", env!("CARGO_PKG_VERSION"), mode.as_str());
+    println!(
+        "Sluice {} ({} mode) listening on {addr}",
+        env!("CARGO_PKG_VERSION"),
+        mode.as_str()
+    );
     println!("  dashboard:  http://{shown_host}:{}/", addr.port());
-    println!("  event API:  http://{shown_host}:{}/e/{{eventKey}}", addr.port());
+    println!(
+        "  event API:  http://{shown_host}:{}/e/{{eventKey}}",
+        addr.port()
+    );
     println!("  store:      {}", redact_url(store_url));
     if let Some(path) = dotenv {
         println!("  read:       {}", path.display());

@@ -22,7 +22,11 @@ impl Drop for Sluice {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn sluice(dir: &Path) -> Command {
@@ -43,7 +47,10 @@ fn start(mut cmd: Command) -> Sluice {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         assert!(Instant::now() < deadline, "sluice did not start");
-        let line = lines.next().expect("sluice exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("sluice exited before listening")
+            .unwrap();
         if let Some(rest) = line.split("listening on ").nth(1) {
             let port = rest.rsplit(':').next().unwrap().trim().parse().unwrap();
             // Keep draining stdout so the child never blocks on a full pipe.
@@ -70,22 +77,38 @@ async fn post_event(client: &reqwest::Client, port: u16, i: usize) -> Option<Str
 #[test]
 fn start_requires_both_keys_and_names_the_flag_and_variable() {
     let dir = tempfile::tempdir().unwrap();
-    let out = sluice(dir.path()).args(["start", "--port", "0"]).output().unwrap();
+    let out = sluice(dir.path())
+        .args(["start", "--port", "0"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--event-key") && err.contains("SLUICE_EVENT_KEY"), "{err}");
+    assert!(
+        err.contains("--event-key") && err.contains("SLUICE_EVENT_KEY"),
+        "{err}"
+    );
 
-    let out = sluice(dir.path()).args(["start", "--port", "0", "--event-key", "k"]).output().unwrap();
+    let out = sluice(dir.path())
+        .args(["start", "--port", "0", "--event-key", "k"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--signing-key") && err.contains("SLUICE_SIGNING_KEY"), "{err}");
+    assert!(
+        err.contains("--signing-key") && err.contains("SLUICE_SIGNING_KEY"),
+        "{err}"
+    );
 }
 
 #[test]
 fn flags_beat_environment_beat_dotenv() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b, c) = (free_port(), free_port(), free_port());
-    std::fs::write(dir.path().join(".env"), format!("SLUICE_PORT={a}\nSLUICE_DATA_DIR=from-dotenv\n")).unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        format!("SLUICE_PORT={a}\nSLUICE_DATA_DIR=from-dotenv\n"),
+    )
+    .unwrap();
 
     let s = start({
         let mut cmd = sluice(dir.path());
@@ -106,7 +129,8 @@ fn flags_beat_environment_beat_dotenv() {
 
     let s = start({
         let mut cmd = sluice(dir.path());
-        cmd.args(["dev", "--port", &c.to_string()]).env("SLUICE_PORT", b.to_string());
+        cmd.args(["dev", "--port", &c.to_string()])
+            .env("SLUICE_PORT", b.to_string());
         cmd
     });
     assert_eq!(s.port, c, "flag beats environment");
@@ -126,9 +150,19 @@ fn inngest_key_variables_are_accepted_by_start() {
     rt.block_on(async {
         let client = reqwest::Client::new();
         let url = format!("http://127.0.0.1:{}/e/", s.port);
-        let bad = client.post(format!("{url}nope")).json(&serde_json::json!({"name":"a"})).send().await.unwrap();
+        let bad = client
+            .post(format!("{url}nope"))
+            .json(&serde_json::json!({"name":"a"}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(bad.status(), 401);
-        let ok = client.post(format!("{url}ek")).json(&serde_json::json!({"name":"a"})).send().await.unwrap();
+        let ok = client
+            .post(format!("{url}ek"))
+            .json(&serde_json::json!({"name":"a"}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(ok.status(), 200);
     });
 }
@@ -142,7 +176,10 @@ fn sigterm_drains_and_exits_zero() {
         cmd
     });
     // `kill` from the shell: the crate forbids unsafe code, and libc's kill(2) would need it.
-    let status = Command::new("kill").args(["-TERM", &s.child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &s.child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -179,7 +216,11 @@ fn acknowledged_events_survive_kill_9() {
         };
         let mut ids = Vec::new();
         for t in wave(0) {
-            ids.push(t.await.unwrap().expect("sluice is up: every send is acknowledged"));
+            ids.push(
+                t.await
+                    .unwrap()
+                    .expect("sluice is up: every send is acknowledged"),
+            );
         }
         let second = wave(200);
         tokio::time::sleep(Duration::from_millis(15)).await;
@@ -228,12 +269,22 @@ fn send_command_delivers_an_event() {
         .env("SLUICE_URL", &url)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let text = reqwest::blocking::get(format!("{url}/v1/events/{id}")).unwrap().text().unwrap();
+    let text = reqwest::blocking::get(format!("{url}/v1/events/{id}"))
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(text.contains(r#""data":{"who":"world","m":{}}"#), "{text}");
 
-    let out = sluice(dir.path()).args(["send", "x", "--data", "{oops", "--url", &url]).output().unwrap();
+    let out = sluice(dir.path())
+        .args(["send", "x", "--data", "{oops", "--url", &url])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--data is not valid JSON"));
 }

@@ -37,7 +37,9 @@ pub async fn insert_batch(pool: &Pool, events: &[&Event]) -> Result<Vec<Ulid>> {
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                                   $6::bigint[], $7::text[], $8::bigint[])
              ON CONFLICT (id) DO NOTHING RETURNING id",
-            &[&ids, &names, &datas, &users, &external, &tss, &vs, &received],
+            &[
+                &ids, &names, &datas, &users, &external, &tss, &vs, &received,
+            ],
         )
         .await?;
     Ok(rows
@@ -53,7 +55,10 @@ pub async fn get(client: &Object, id: Ulid) -> Result<Option<Event>> {
 }
 
 pub async fn list(client: &Object, q: &EventQuery) -> Result<Vec<Event>> {
-    let cursor = q.cursor.map(|c| c.to_string()).unwrap_or_else(|| "~".into());
+    let cursor = q
+        .cursor
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "~".into());
     let limit = q.clamped_limit() as i64;
     let rows = match &q.name {
         Some(name) => {
@@ -63,7 +68,8 @@ pub async fn list(client: &Object, q: &EventQuery) -> Result<Vec<Event>> {
             client.query(&sql, &[name, &cursor, &limit]).await?
         }
         None => {
-            let sql = format!("SELECT {COLUMNS} FROM events WHERE id < $1 ORDER BY id DESC LIMIT $2");
+            let sql =
+                format!("SELECT {COLUMNS} FROM events WHERE id < $1 ORDER BY id DESC LIMIT $2");
             client.query(&sql, &[&cursor, &limit]).await?
         }
     };

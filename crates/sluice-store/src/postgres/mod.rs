@@ -5,6 +5,7 @@
 
 mod events;
 mod migrations;
+mod webhooks;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -13,7 +14,7 @@ use sluice_core::event::Event;
 use tokio::sync::{mpsc, oneshot};
 use ulid::Ulid;
 
-use crate::{Error, EventQuery, Result, Store};
+use crate::{Error, EventQuery, EventStore, Result, Store};
 
 const MAX_BATCH: usize = 256;
 
@@ -33,7 +34,9 @@ impl PgStore {
         let manager = Manager::from_config(
             pg,
             tokio_postgres::NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
         );
         let pool = Pool::builder(manager)
             .max_size(16)
@@ -71,7 +74,11 @@ async fn append_loop(pool: Pool, mut rx: mpsc::UnboundedReceiver<AppendJob>) {
         match events::insert_batch(&pool, &all).await {
             Ok(inserted) => {
                 for (evs, reply) in batch.drain(..) {
-                    let mine = evs.iter().map(|e| e.id).filter(|id| inserted.contains(id)).collect();
+                    let mine = evs
+                        .iter()
+                        .map(|e| e.id)
+                        .filter(|id| inserted.contains(id))
+                        .collect();
                     let _ = reply.send(Ok(mine));
                 }
             }
@@ -86,7 +93,7 @@ async fn append_loop(pool: Pool, mut rx: mpsc::UnboundedReceiver<AppendJob>) {
 }
 
 #[async_trait]
-impl Store for PgStore {
+impl EventStore for PgStore {
     async fn append_events(&self, events: Vec<Event>) -> Result<Vec<Ulid>> {
         let (tx, rx) = oneshot::channel();
         let sender = self.appender.lock().clone().ok_or(Error::Closed)?;
@@ -101,7 +108,10 @@ impl Store for PgStore {
     async fn list_events(&self, query: EventQuery) -> Result<Vec<Event>> {
         events::list(&self.pool.get().await?, &query).await
     }
+}
 
+#[async_trait]
+impl Store for PgStore {
     async fn schema_version(&self) -> Result<i64> {
         migrations::current_version(&self.pool.get().await?).await
     }

@@ -42,7 +42,10 @@ pub fn get(conn: &Connection, id: Ulid) -> Result<Option<Event>> {
 }
 
 pub fn list(conn: &Connection, q: &EventQuery) -> Result<Vec<Event>> {
-    let cursor = q.cursor.map(|c| c.to_string()).unwrap_or_else(|| "~".into());
+    let cursor = q
+        .cursor
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "~".into());
     let limit = q.clamped_limit() as i64;
     let rows = match &q.name {
         Some(name) => {
@@ -54,7 +57,8 @@ pub fn list(conn: &Connection, q: &EventQuery) -> Result<Vec<Event>> {
             rows.collect::<Result<Vec<_>, _>>()?
         }
         None => {
-            let sql = format!("SELECT {COLUMNS} FROM events WHERE id < ?1 ORDER BY id DESC LIMIT ?2");
+            let sql =
+                format!("SELECT {COLUMNS} FROM events WHERE id < ?1 ORDER BY id DESC LIMIT ?2");
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(params![cursor, limit], raw_row)?;
             rows.collect::<Result<Vec<_>, _>>()?

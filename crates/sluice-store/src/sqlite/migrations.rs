@@ -6,9 +6,16 @@ use rusqlite::Connection;
 
 use crate::{Error, Result};
 
+/// One entry per version, in order. Each part of the store owns its step's SQL.
 const STEPS: &[&str] = &[
-    // 1: events, the append-only log. `id` is a ULID, so its order is time order.
-    "CREATE TABLE events (
+    // 1: the event log.
+    EVENTS,
+    // 2: webhook sources and deliveries.
+    super::webhooks::SCHEMA,
+];
+
+/// The event log. `id` is a ULID, so its order is time order.
+const EVENTS: &str = "CREATE TABLE events (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
         data TEXT NOT NULL,
@@ -16,10 +23,12 @@ const STEPS: &[&str] = &[
         external_id TEXT,
         ts INTEGER NOT NULL,
         v TEXT,
-        received_at INTEGER NOT NULL
+        received_at INTEGER NOT NULL,
+        -- 0 until the scheduler has matched the event against triggers.
+        scheduled INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID;
-    CREATE INDEX events_name ON events(name, id);",
-];
+    CREATE INDEX events_name ON events(name, id);
+    CREATE INDEX events_unscheduled ON events(id) WHERE scheduled = 0;";
 
 pub fn run(conn: &mut Connection) -> Result<()> {
     let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;

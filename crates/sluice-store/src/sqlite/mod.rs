@@ -12,6 +12,7 @@
 
 mod events;
 mod migrations;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use sluice_core::event::Event;
 use tokio::sync::oneshot;
 use ulid::Ulid;
 
-use crate::{Error, EventQuery, Result, Store};
+use crate::{Error, EventQuery, EventStore, Result, Store};
 
 /// The most jobs one transaction takes. Bounds the latency a large batch adds to the jobs in it.
 const MAX_BATCH: usize = 512;
@@ -159,7 +160,7 @@ fn writer_loop(conn: Connection, rx: crossbeam_channel::Receiver<Job>) {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl EventStore for SqliteStore {
     async fn append_events(&self, events: Vec<Event>) -> Result<Vec<Ulid>> {
         self.write(move |conn| events::insert(conn, &events)).await
     }
@@ -171,7 +172,10 @@ impl Store for SqliteStore {
     async fn list_events(&self, query: EventQuery) -> Result<Vec<Event>> {
         self.read(move |conn| events::list(conn, &query)).await
     }
+}
 
+#[async_trait]
+impl Store for SqliteStore {
     async fn schema_version(&self) -> Result<i64> {
         self.read(migrations::current_version).await
     }

@@ -1,7 +1,4 @@
-//! The storage conformance suite: one set of checks that every backend must pass.
-//!
-//! Each check takes a fresh, empty store. `tests/conformance.rs` runs them against SQLite and
-//! PostgreSQL.
+//! Conformance checks for the event log.
 
 use std::sync::Arc;
 
@@ -35,7 +32,10 @@ pub async fn payload_round_trip(store: Arc<dyn Store>) {
     assert_eq!(ids, vec![e.id]);
     let got = store.get_event(e.id).await.expect("get").expect("present");
     assert_eq!(got.data.get(), data);
-    assert_eq!(got.user.as_deref().map(RawValue::get), Some(r#"{"id":"u1"}"#));
+    assert_eq!(
+        got.user.as_deref().map(RawValue::get),
+        Some(r#"{"id":"u1"}"#)
+    );
     assert_eq!(got.external_id.as_deref(), Some("ext-1"));
     assert_eq!(got.v.as_deref(), Some("2024-01-01.1"));
     assert_eq!(got.ts, e.ts);
@@ -48,7 +48,10 @@ pub async fn duplicate_ids_are_ignored(store: Arc<dyn Store>) {
     let first = event("a", r#"{"n":1}"#, 1);
     let mut again = first.clone();
     again.data = RawValue::from_string(r#"{"n":2}"#.into()).unwrap();
-    assert_eq!(store.append_events(vec![first.clone()]).await.unwrap(), vec![first.id]);
+    assert_eq!(
+        store.append_events(vec![first.clone()]).await.unwrap(),
+        vec![first.id]
+    );
     assert!(store.append_events(vec![again]).await.unwrap().is_empty());
     let got = store.get_event(first.id).await.unwrap().unwrap();
     assert_eq!(got.data.get(), r#"{"n":1}"#);
@@ -68,7 +71,11 @@ pub async fn list_pages_newest_first(store: Arc<dyn Store>) {
     let mut cursor = None;
     loop {
         let page = store
-            .list_events(EventQuery { name: None, cursor, limit: 10 })
+            .list_events(EventQuery {
+                name: None,
+                cursor,
+                limit: 10,
+            })
             .await
             .unwrap();
         if page.is_empty() {
@@ -80,7 +87,11 @@ pub async fn list_pages_newest_first(store: Arc<dyn Store>) {
     let expected: Vec<Ulid> = all.iter().rev().map(|e| e.id).collect();
     assert_eq!(seen, expected);
     let odd = store
-        .list_events(EventQuery { name: Some("odd".into()), cursor: None, limit: 100 })
+        .list_events(EventQuery {
+            name: Some("odd".into()),
+            cursor: None,
+            limit: 100,
+        })
         .await
         .unwrap();
     assert_eq!(odd.len(), 12);
@@ -95,7 +106,10 @@ pub async fn concurrent_appends_all_land(store: Arc<dyn Store>) {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             let e = event("c", &format!(r#"{{"i":{i}}}"#), i);
-            store.append_events(vec![e.clone(), event("c", "{}", i)]).await.unwrap();
+            store
+                .append_events(vec![e.clone(), event("c", "{}", i)])
+                .await
+                .unwrap();
             e.id
         }));
     }
@@ -104,7 +118,11 @@ pub async fn concurrent_appends_all_land(store: Arc<dyn Store>) {
         assert!(store.get_event(id).await.unwrap().is_some());
     }
     let listed = store
-        .list_events(EventQuery { name: Some("c".into()), cursor: None, limit: 1000 })
+        .list_events(EventQuery {
+            name: Some("c".into()),
+            cursor: None,
+            limit: 1000,
+        })
         .await
         .unwrap();
     assert_eq!(listed.len(), 400);
@@ -113,24 +131,4 @@ pub async fn concurrent_appends_all_land(store: Arc<dyn Store>) {
 /// Migrations leave the schema at a version > 0.
 pub async fn schema_is_migrated(store: Arc<dyn Store>) {
     assert!(store.schema_version().await.unwrap() >= 1);
-}
-
-/// Runs every check, each on a fresh store from `fresh`.
-#[macro_export]
-macro_rules! conformance_tests {
-    ($fresh:expr) => {
-        $crate::conformance_tests!(@each $fresh;
-            payload_round_trip, duplicate_ids_are_ignored, list_pages_newest_first,
-            concurrent_appends_all_land, schema_is_migrated);
-    };
-    (@each $fresh:expr; $($name:ident),*) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let Some(store) = $fresh.await else { return };
-                $crate::conformance::$name(store.clone()).await;
-                store.close().await;
-            }
-        )*
-    };
 }
