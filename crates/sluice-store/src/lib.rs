@@ -6,12 +6,14 @@
 //!
 //! Both pass the same [`conformance`] suite. Migrations are versioned per backend.
 
+mod apps;
 pub mod conformance;
 mod error;
 mod events;
 pub mod postgres;
 pub mod sqlite;
 pub mod testing;
+mod runs;
 mod types;
 mod webhooks;
 
@@ -20,7 +22,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use error::{Error, Result};
+pub use apps::*;
 pub use events::EventStore;
+pub use runs::*;
 pub use types::*;
 pub use webhooks::WebhookStore;
 

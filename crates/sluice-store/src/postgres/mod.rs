@@ -3,8 +3,10 @@
 //! Event appends go through a group-commit task like SQLite's writer: concurrent appends share one
 //! transaction and one multi-row insert. Reads use the pool directly.
 
+mod apps;
 mod events;
 mod migrations;
+mod runs;
 mod webhooks;
 
 use async_trait::async_trait;

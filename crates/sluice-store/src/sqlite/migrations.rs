@@ -12,6 +12,10 @@ const STEPS: &[&str] = &[
     EVENTS,
     // 2: webhook sources and deliveries.
     super::webhooks::SCHEMA,
+    // 3: apps, functions and sync history.
+    super::apps::SCHEMA,
+    // 4: runs, queue, waits, history.
+    super::runs::SCHEMA,
 ];
 
 /// The event log. `id` is a ULID, so its order is time order.

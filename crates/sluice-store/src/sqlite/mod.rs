@@ -10,8 +10,10 @@
 //! Reads go to a small pool of read-only connections on blocking threads; WAL lets them run
 //! beside the writer.
 
+mod apps;
 mod events;
 mod migrations;
+mod runs;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
