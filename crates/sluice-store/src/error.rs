@@ -11,6 +11,9 @@ pub enum Error {
     Io(String),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A run changed under a commit (optimistic concurrency); the engine reloads and retries.
+    #[error("the run changed concurrently")]
+    Conflict,
     #[error("the store is closed")]
     Closed,
     #[error("migration failed: {0}")]

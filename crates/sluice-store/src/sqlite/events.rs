@@ -79,3 +79,14 @@ fn raw_row(r: &Row<'_>) -> rusqlite::Result<RawEvent> {
         received_at: r.get(7)?,
     })
 }
+
+/// Events the scheduler has not matched yet, oldest first.
+pub fn unscheduled(conn: &Connection, limit: usize) -> Result<Vec<Event>> {
+    let sql = format!("SELECT {COLUMNS} FROM events WHERE scheduled = 0 ORDER BY id LIMIT ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([limit as i64], raw_row)?;
+    rows.collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .map(RawEvent::into_event)
+        .collect()
+}
