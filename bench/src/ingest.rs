@@ -38,10 +38,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let store = sluice_store::open(dir.to_str().unwrap()).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(AppState {
-            config: ServerConfig::default(),
-            store,
-        });
+        let state = Arc::new(AppState::new(ServerConfig::default(), store));
         tokio::spawn(sluice_server::serve(
             listener,
             state,

@@ -1,3 +1,262 @@
-//! The engine: executor, scheduler, timers and drivers that call user functions.
+//! The engine: runs functions. It schedules stored events into runs ([`scheduler`]), executes
+//! queue items by calling the SDK and feeding the answers to the pure run state machine
+//! ([`executor`]), and fires timers and cron triggers.
+//!
+//! Everything it decides is persisted through the [`sluice_store`] traits before it acts on it,
+//! so a crash loses nothing: leases expire and another pass (or another node) picks the work up.
 
 pub mod driver;
+mod executor;
+mod index;
+pub mod payload;
+mod scheduler;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+use sluice_store::{AppStore, EventStore, RunStore};
+use tokio::sync::{watch, Notify, Semaphore};
+use tokio::task::JoinHandle;
+
+pub use index::Index;
+pub use payload::Payload;
+pub use scheduler::new_run;
+
+/// The parts of the store the engine uses.
+pub trait EngineStore: EventStore + RunStore + AppStore + Send + Sync + 'static {}
+impl<T: ?Sized + EventStore + RunStore + AppStore + Send + Sync + 'static> EngineStore for T {}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] sluice_store::Error),
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Driver(#[from] driver::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Where the engine reads time. Injected so tests can control it.
+pub trait Clock: Send + Sync {
+    fn now_ms(&self) -> i64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub driver: driver::Config,
+    /// Signs calls to apps when set (`sluice start`).
+    pub signing_key: Option<String>,
+    /// Most queue items processed at once.
+    pub max_in_flight: usize,
+    /// Longest the loops sleep without a wake-up.
+    pub poll: Duration,
+    /// Names this node's leases.
+    pub node_id: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            driver: driver::Config { request_timeout: Duration::from_secs(120), ..driver::Config::default() },
+            signing_key: None,
+            max_in_flight: 64,
+            poll: Duration::from_millis(100),
+            node_id: format!("node-{}", ulid::Ulid::new()),
+        }
+    }
+}
+
+/// State shared by the engine's loops and tasks.
+pub struct Shared<S: ?Sized> {
+    pub store: Arc<S>,
+    driver: driver::HttpDriver,
+    signer: Option<Box<dyn driver::Sign>>,
+    pub clock: Arc<dyn Clock>,
+    /// Wakes the executor: new queue items may be due.
+    wake: Notify,
+    /// Wakes the scheduler: new events may be stored.
+    wake_scheduler: Notify,
+    index: RwLock<Option<(Arc<Index>, Instant)>>,
+    config: Config,
+}
+
+/// How long a loaded trigger index is trusted before it is rebuilt from the store.
+const INDEX_TTL: Duration = Duration::from_millis(500);
+
+impl<S: EngineStore + ?Sized> Shared<S> {
+    /// The trigger index, rebuilt from the store when older than [`INDEX_TTL`] or invalidated.
+    pub async fn index(&self) -> Result<Arc<Index>> {
+        if let Some((index, at)) = self.index.read().as_ref() {
+            if at.elapsed() < INDEX_TTL {
+                return Ok(index.clone());
+            }
+        }
+        let functions = self.store.list_functions().await?;
+        let syncs: HashMap<String, ulid::Ulid> = self
+            .store
+            .list_apps()
+            .await?
+            .into_iter()
+            .filter_map(|a| a.sync_id.map(|s| (a.id, s)))
+            .collect();
+        let index = Arc::new(Index::build(functions, syncs));
+        *self.index.write() = Some((index.clone(), Instant::now()));
+        Ok(index)
+    }
+
+    /// The last index loaded, without touching the store.
+    pub fn cached_index(&self) -> Option<Arc<Index>> {
+        self.index.read().as_ref().map(|(i, _)| i.clone())
+    }
+}
+
+/// A running engine. Dropping it does not stop it; call [`Engine::shutdown`].
+pub struct Engine<S: ?Sized> {
+    shared: Arc<Shared<S>>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl<S: EngineStore + ?Sized> Engine<S> {
+    pub fn start(store: Arc<S>, config: Config, clock: Arc<dyn Clock>) -> Result<Self> {
+        let driver = driver::HttpDriver::new(config.driver.clone())?;
+        let signer: Option<Box<dyn driver::Sign>> = config.signing_key.clone().map(|key| {
+            let clock = clock.clone();
+            Box::new(move |body: &str| {
+                let canonical = sluice_core::sign::canonical_json(body).unwrap_or_else(|_| body.to_owned());
+                sluice_core::sign::sign_body(canonical.as_bytes(), &key, clock.now_ms() / 1000)
+            }) as Box<dyn driver::Sign>
+        });
+        let shared = Arc::new(Shared {
+            store,
+            driver,
+            signer,
+            clock,
+            wake: Notify::new(),
+            wake_scheduler: Notify::new(),
+            index: RwLock::new(None),
+            config,
+        });
+        let (stop, stopped) = watch::channel(false);
+        let tasks = vec![
+            tokio::spawn(scheduler_loop(shared.clone(), stopped.clone())),
+            tokio::spawn(executor_loop(shared.clone(), stopped)),
+        ];
+        Ok(Engine { shared, stop, tasks })
+    }
+
+    /// Tells the engine new events were stored, so it need not wait for its next poll.
+    pub fn events_stored(&self) {
+        self.shared.wake_scheduler.notify_one();
+    }
+
+    /// Tells the engine that apps or functions changed.
+    pub fn functions_changed(&self) {
+        *self.shared.index.write() = None;
+        self.shared.wake_scheduler.notify_one();
+    }
+
+    /// Tells the engine new queue items exist (cancellations, reruns).
+    pub fn work_added(&self) {
+        self.shared.wake.notify_one();
+    }
+
+    pub fn shared(&self) -> &Arc<Shared<S>> {
+        &self.shared
+    }
+
+    /// Stops taking new work and waits for the loops to end. In-flight calls finish or are
+    /// abandoned to their leases.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+async fn scheduler_loop<S: EngineStore + ?Sized>(shared: Arc<Shared<S>>, mut stopped: watch::Receiver<bool>) {
+    let mut crons = HashMap::new();
+    loop {
+        loop {
+            match scheduler::schedule_pending(&shared).await {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "scheduling failed; retrying");
+                    break;
+                }
+            }
+        }
+        if let Err(e) = scheduler::fire_crons(&shared, &mut crons).await {
+            tracing::warn!(error = %e, "cron tick failed; retrying");
+        }
+        tokio::select! {
+            _ = stopped.changed() => return,
+            _ = shared.wake_scheduler.notified() => {}
+            _ = tokio::time::sleep(shared.config.poll) => {}
+        }
+    }
+}
+
+async fn executor_loop<S: EngineStore + ?Sized>(shared: Arc<Shared<S>>, mut stopped: watch::Receiver<bool>) {
+    let permits = Arc::new(Semaphore::new(shared.config.max_in_flight));
+    // A lease outlives the longest call, so a live node never loses work it is still doing.
+    let lease_ms = shared.config.driver.request_timeout.as_millis() as i64 + 30_000;
+    loop {
+        if *stopped.borrow() {
+            return;
+        }
+        let free = permits.available_permits();
+        let claimed = if free == 0 {
+            Vec::new()
+        } else {
+            let now = shared.clock.now_ms();
+            match shared.store.claim_due(&shared.config.node_id, now, lease_ms, free).await {
+                Ok(items) => items,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming queue items failed; retrying");
+                    Vec::new()
+                }
+            }
+        };
+        let got_work = !claimed.is_empty();
+        for item in claimed {
+            let Ok(permit) = permits.clone().acquire_owned().await else { return };
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                executor::process(shared.clone(), item).await;
+                drop(permit);
+                shared.wake_scheduler.notify_one();
+                shared.wake.notify_one();
+            });
+        }
+        if got_work {
+            continue;
+        }
+        let wait = match shared.store.next_due_at().await {
+            Ok(Some(due)) => Duration::from_millis((due - shared.clock.now_ms()).clamp(0, 1000) as u64),
+            _ => shared.config.poll.max(Duration::from_millis(500)),
+        };
+        tokio::select! {
+            _ = stopped.changed() => return,
+            _ = shared.wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}

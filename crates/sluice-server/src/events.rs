@@ -101,6 +101,7 @@ async fn accept_events(
     .map_err(ingest_error)?;
     let ids: Vec<Ulid> = events.iter().map(|e| e.id).collect();
     state.store.append_events(events).await?;
+    state.engine.events_stored();
     Ok(ids)
 }
 

@@ -3,6 +3,7 @@
 
 mod error;
 mod events;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use sluice_store::Store;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use error::ApiError;
+pub use webhooks::WebhookConfig;
 
 /// Which kind of server this is; the SDKs compare it with what they expect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +46,8 @@ pub struct ServerConfig {
     /// Largest request body on the event API, in bytes.
     pub max_body_bytes: usize,
     pub ingest: IngestLimits,
+    /// Webhook intake: body limit, concurrency, unsigned sources, transform limits.
+    pub webhooks: WebhookConfig,
 }
 
 impl Default for ServerConfig {
@@ -54,14 +58,51 @@ impl Default for ServerConfig {
             signing_key: None,
             max_body_bytes: 3 * 1024 * 1024,
             ingest: IngestLimits::default(),
+            webhooks: WebhookConfig::default(),
         }
     }
 }
 
-/// Shared by every handler.
+/// How the HTTP layer tells the engine that something changed, so it need not wait for its next
+/// poll. The engine polls anyway, so these are latency hints, never correctness.
+pub trait EngineHooks: Send + Sync {
+    fn events_stored(&self) {}
+    fn functions_changed(&self) {}
+    fn work_added(&self) {}
+}
+
+/// No engine attached (API tests that only store).
+pub struct NoEngine;
+impl EngineHooks for NoEngine {}
+
+impl<S: sluice_engine::EngineStore + ?Sized> EngineHooks for sluice_engine::Engine<S> {
+    fn events_stored(&self) {
+        sluice_engine::Engine::events_stored(self)
+    }
+    fn functions_changed(&self) {
+        sluice_engine::Engine::functions_changed(self)
+    }
+    fn work_added(&self) {
+        sluice_engine::Engine::work_added(self)
+    }
+}
+
+/// Shared by every handler. Build it with [`AppState::new`].
 pub struct AppState {
     pub config: ServerConfig,
     pub store: Arc<dyn Store>,
+    pub engine: Arc<dyn EngineHooks>,
+}
+
+impl AppState {
+    pub fn new(config: ServerConfig, store: Arc<dyn Store>) -> Self {
+        AppState { config, store, engine: Arc::new(NoEngine) }
+    }
+
+    pub fn with_engine(mut self, engine: Arc<dyn EngineHooks>) -> Self {
+        self.engine = engine;
+        self
+    }
 }
 
 pub type SharedState = Arc<AppState>;
@@ -79,6 +120,7 @@ pub fn router(state: SharedState) -> Router {
     let kind = HeaderValue::from_static(state.config.mode.as_str());
     Router::new()
         .merge(events::router())
+        .merge(webhooks::router(&state.config.webhooks))
         .fallback(error::not_found)
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-inngest-server-kind"),

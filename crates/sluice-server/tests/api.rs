@@ -16,7 +16,7 @@ async fn spawn_app(config: ServerConfig) -> TestApp {
     let store = sluice_store::open(dir.to_str().unwrap()).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = Arc::new(AppState { config, store });
+    let state = Arc::new(AppState::new(config, store));
     tokio::spawn(sluice_server::serve(
         listener,
         state,

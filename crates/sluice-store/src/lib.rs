@@ -26,7 +26,10 @@ pub use apps::*;
 pub use events::EventStore;
 pub use runs::*;
 pub use types::*;
-pub use webhooks::WebhookStore;
+pub use webhooks::{
+    Delivery, DeliveryCounts, DeliveryQuery, DeliverySummary, NewDelivery, Outcome, Recorded,
+    WebhookSource, WebhookStore,
+};
 
 /// Everything Sluice persists, as one object. Each part is its own trait in its own module, with
 /// one implementation file per backend (`sqlite/<part>.rs`, `postgres/<part>.rs`). Every write is

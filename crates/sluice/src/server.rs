@@ -76,10 +76,7 @@ async fn run(
         })?;
     let addr = listener.local_addr()?;
     let mode = config.mode;
-    let state = Arc::new(AppState {
-        config,
-        store: store.clone(),
-    });
+    let state = Arc::new(AppState::new(config, store.clone()));
     let shutdown = shutdown_signal();
     let shown_host = if host == "0.0.0.0" { "127.0.0.1" } else { host };
     println!(

@@ -4,6 +4,7 @@
 //! PostgreSQL.
 
 pub mod events;
+pub mod webhooks;
 
 /// Runs every check, each on a fresh store from `fresh`.
 #[macro_export]
@@ -12,7 +13,11 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each $fresh;
             events::payload_round_trip, events::duplicate_ids_are_ignored,
             events::list_pages_newest_first, events::concurrent_appends_all_land,
-            events::schema_is_migrated);
+            events::schema_is_migrated,
+            webhooks::webhook_sources_round_trip, webhooks::accepted_delivery_stores_events,
+            webhooks::duplicate_delivery_creates_no_events,
+            webhooks::concurrent_duplicates_create_events_once,
+            webhooks::refused_deliveries_are_recorded, webhooks::deliveries_page_and_filter);
     };
     (@each $fresh:expr; $($module:ident :: $name:ident),*) => {
         $(

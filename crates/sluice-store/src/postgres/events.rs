@@ -2,7 +2,7 @@
 
 use deadpool_postgres::{Object, Pool};
 use sluice_core::event::Event;
-use tokio_postgres::Row;
+use tokio_postgres::{GenericClient, Row};
 use ulid::Ulid;
 
 use crate::types::EventRow;
@@ -12,6 +12,17 @@ const COLUMNS: &str = "id, name, data, \"user\", external_id, ts, v, received_at
 
 /// Inserts all events in one statement and one transaction; returns the ids that were new.
 pub async fn insert_batch(pool: &Pool, events: &[&Event]) -> Result<Vec<Ulid>> {
+    let client = pool.get().await?;
+    let client: &tokio_postgres::Client = &client;
+    insert_with(client, events).await
+}
+
+/// Inserts events on `client`, which may be a transaction (webhook deliveries insert their
+/// events in the transaction that records the delivery).
+pub(crate) async fn insert_with(
+    client: &impl GenericClient,
+    events: &[&Event],
+) -> Result<Vec<Ulid>> {
     let mut ids = Vec::with_capacity(events.len());
     let mut names = Vec::with_capacity(events.len());
     let mut datas = Vec::with_capacity(events.len());
@@ -30,7 +41,6 @@ pub async fn insert_batch(pool: &Pool, events: &[&Event]) -> Result<Vec<Ulid>> {
         vs.push(e.v.as_deref());
         received.push(e.received_at);
     }
-    let client = pool.get().await?;
     let rows = client
         .query(
             "INSERT INTO events (id, name, data, \"user\", external_id, ts, v, received_at)
