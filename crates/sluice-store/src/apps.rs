@@ -2,6 +2,15 @@
 //!
 //! A sync replaces an app's whole function set atomically. Every sync, failed or not, is kept as
 //! a [`SyncRecord`], and every run records the sync it ran against.
+//!
+//! Repeats are folded into the row they repeat. `sluice dev` re-syncs every app every few
+//! seconds, so a row per re-sync would bury the history that matters (what changed, what failed)
+//! under thousands of identical rows a day:
+//! - a successful sync identical to the app's current one (same function-set hash, URL, SDK,
+//!   framework and app version, and the app's last attempt succeeded) adds no row; it refreshes
+//!   the app's `synced_at_ms` and returns the current `sync_id` with `modified: false`;
+//! - a failed sync with the same error as the app's (or, for no app, the URL's) latest failed
+//!   attempt adds no row either; it refreshes `last_attempt_at_ms` and returns that attempt's id.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -85,11 +94,21 @@ pub struct AppRecord {
 
 #[async_trait]
 pub trait AppStore: Send + Sync {
-    /// Records a successful sync: upserts the app, replaces its function set, appends a sync row.
+    /// Records a successful sync: upserts the app, replaces its function set, appends a sync row
+    /// (unless it repeats the current one; see the module docs) and clears `last_error`.
+    ///
+    /// One serve URL serves one app, so other apps at the same URL are removed with their
+    /// functions: an app renamed in code replaces its old self instead of leaving the old
+    /// functions behind to trigger runs that nothing answers.
+    ///
+    /// A function id held by another app is a constraint error; callers check first.
     async fn record_sync(&self, sync: NewSync) -> Result<SyncOutcome>;
 
-    /// Records a failed sync attempt. When `app_id` names a known app (or an app is known at
-    /// `url`), that app's `last_error` is set; its functions are left as they were.
+    /// Records a failed sync attempt and returns its id. The attempt is attached to the app
+    /// `app_id` names if it is known, else to the app known at `url`; that app's `last_error` is
+    /// set and its functions are left as they were. When neither is known and `app_id` is given,
+    /// an app with no functions is created to carry the error, so a first sync that fails is
+    /// shown, not lost. With neither, the row stands alone (readable with [`Self::get_sync`]).
     async fn record_failed_sync(
         &self,
         app_id: Option<String>,
@@ -109,4 +128,44 @@ pub trait AppStore: Send + Sync {
     /// Every function of every app: the input of the trigger index.
     async fn list_functions(&self) -> Result<Vec<FunctionRecord>>;
     async fn get_function(&self, id: &str) -> Result<Option<FunctionRecord>>;
+}
+
+/// A new sync id. Ids come from one monotonic generator so that, within a process, a later sync
+/// always sorts after an earlier one even in the same millisecond: history is listed by id.
+pub(crate) fn new_sync_id() -> Ulid {
+    static GENERATOR: std::sync::Mutex<ulid::Generator> =
+        std::sync::Mutex::new(ulid::Generator::new());
+    let mut generator = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+    // `generate` fails only when the random part would overflow within one millisecond.
+    generator.generate().unwrap_or_else(|_| Ulid::new())
+}
+
+pub(crate) fn parse_ulid(text: &str) -> Result<Ulid> {
+    Ulid::from_string(text).map_err(|e| crate::Error::Corrupt(format!("sync id {text:?}: {e}")))
+}
+
+/// A JSON column's text.
+pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
+
+/// Fills a function record's JSON columns in from their stored text.
+pub(crate) fn decode_function(
+    record: FunctionRecord,
+    triggers: &str,
+    config: &str,
+    unenforced: &str,
+) -> Result<FunctionRecord> {
+    let decode = |text: &str| -> Result<serde_json::Value> {
+        serde_json::from_str(text)
+            .map_err(|e| crate::Error::Corrupt(format!("function {}: stored JSON: {e}", record.id)))
+    };
+    let unenforced = serde_json::from_value(decode(unenforced)?)
+        .map_err(|e| crate::Error::Corrupt(format!("function {}: unenforced: {e}", record.id)))?;
+    Ok(FunctionRecord {
+        triggers: decode(triggers)?,
+        config: decode(config)?,
+        unenforced,
+        ..record
+    })
 }

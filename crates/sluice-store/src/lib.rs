@@ -35,7 +35,7 @@ pub use webhooks::{
 /// one implementation file per backend (`sqlite/<part>.rs`, `postgres/<part>.rs`). Every write is
 /// durable when it returns `Ok`.
 #[async_trait]
-pub trait Store: EventStore + WebhookStore + Send + Sync + 'static {
+pub trait Store: EventStore + WebhookStore + AppStore + Send + Sync + 'static {
     /// The schema version the database is at after migrations.
     async fn schema_version(&self) -> Result<i64>;
 

@@ -3,6 +3,7 @@
 //! Each check takes a fresh, empty store. `tests/conformance.rs` runs them against SQLite and
 //! PostgreSQL.
 
+pub mod apps;
 pub mod events;
 pub mod webhooks;
 
@@ -17,7 +18,11 @@ macro_rules! conformance_tests {
             webhooks::webhook_sources_round_trip, webhooks::accepted_delivery_stores_events,
             webhooks::duplicate_delivery_creates_no_events,
             webhooks::concurrent_duplicates_create_events_once,
-            webhooks::refused_deliveries_are_recorded, webhooks::deliveries_page_and_filter);
+            webhooks::refused_deliveries_are_recorded, webhooks::deliveries_page_and_filter,
+            apps::app_sync_round_trip, apps::app_modified_only_when_hash_changes,
+            apps::app_sync_replaces_function_set, apps::app_failed_sync_keeps_functions,
+            apps::app_failed_first_sync_is_kept, apps::app_delete_keeps_history,
+            apps::app_rename_at_same_url_replaces_old_app, apps::app_concurrent_syncs_modify_once);
     };
     (@each $fresh:expr; $($module:ident :: $name:ident),*) => {
         $(
