@@ -54,6 +54,7 @@
 //! than a state blob can follow without diffing.
 
 mod clock;
+mod prepare;
 mod transition;
 
 #[cfg(test)]
