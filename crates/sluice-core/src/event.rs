@@ -349,18 +349,18 @@ mod tests {
             Err(IngestError::Json { line: 1, .. })
         ));
         assert_eq!(
-            parse(r#"[{"name":"a"},{"data":{}}]"#),
-            Err(IngestError::Invalid {
+            parse(r#"[{"name":"a"},{"data":{}}]"#).unwrap_err(),
+            IngestError::Invalid {
                 index: 1,
                 message: "`name` is missing".into()
-            })
+            }
         );
         assert!(matches!(
             parse(r#"[{"name":5}]"#),
             Err(IngestError::Invalid { index: 0, .. })
         ));
-        assert_eq!(parse("[]"), Err(IngestError::Empty));
-        assert_eq!(parse("42"), Err(IngestError::NotEventShape));
+        assert_eq!(parse("[]").unwrap_err(), IngestError::Empty);
+        assert_eq!(parse("42").unwrap_err(), IngestError::NotEventShape);
         assert!(matches!(
             parse(r#"{"name":"a","data":[1]}"#),
             Err(IngestError::Invalid { .. })

@@ -26,11 +26,17 @@ pub async fn process<S: EngineStore + ?Sized>(shared: Arc<Shared<S>>, item: Queu
     }
 }
 
-async fn process_inner<S: EngineStore + ?Sized>(shared: &Shared<S>, item: &QueueItem) -> crate::Result<()> {
+async fn process_inner<S: EngineStore + ?Sized>(
+    shared: &Shared<S>,
+    item: &QueueItem,
+) -> crate::Result<()> {
     let payload: Payload = serde_json::from_str(&item.payload)
         .map_err(|e| crate::Error::Corrupt(format!("queue payload of {}: {e}", item.id)))?;
     let Some(run) = shared.store.get_run(item.run_id).await? else {
-        return Err(crate::Error::Corrupt(format!("queue item {} names a missing run", item.id)));
+        return Err(crate::Error::Corrupt(format!(
+            "queue item {} names a missing run",
+            item.id
+        )));
     };
     let started_ms = shared.clock.now_ms();
     let input = match payload {
@@ -71,11 +77,15 @@ async fn process_inner<S: EngineStore + ?Sized>(shared: &Shared<S>, item: &Queue
             }
         }
     }
-    Err(crate::Error::Corrupt(format!("run {} kept changing; giving up this item", run.id)))
+    Err(crate::Error::Corrupt(format!(
+        "run {} kept changing; giving up this item",
+        run.id
+    )))
 }
 
 fn parse_state(run: &RunRecord) -> crate::Result<RunState> {
-    serde_json::from_str(&run.state).map_err(|e| crate::Error::Corrupt(format!("state of run {}: {e}", run.id)))
+    serde_json::from_str(&run.state)
+        .map_err(|e| crate::Error::Corrupt(format!("state of run {}: {e}", run.id)))
 }
 
 struct CallOutcome {
@@ -110,7 +120,10 @@ async fn call<S: EngineStore + ?Sized>(
     let wire: Vec<&str> = events.iter().map(|e| e.get()).collect();
     let body = build_request_body(event, &wire, steps, &ctx, state.request_version);
     let run_id = run.id.to_string();
-    let signer = shared.signer.as_ref().map(|s| s.as_ref() as &dyn crate::driver::Sign);
+    let signer = shared
+        .signer
+        .as_ref()
+        .map(|s| s.as_ref() as &dyn crate::driver::Sign);
     let response = shared
         .driver
         .call(Call {
@@ -122,7 +135,10 @@ async fn call<S: EngineStore + ?Sized>(
             signer,
         })
         .await;
-    Ok(CallOutcome { outcome: response.outcome, request_version: response.request_version })
+    Ok(CallOutcome {
+        outcome: response.outcome,
+        request_version: response.request_version,
+    })
 }
 
 /// Applies `input` to the run and turns the actions into one store transition.
@@ -147,16 +163,48 @@ fn transition<S: EngineStore + ?Sized>(
     let trigger = first_event(run);
     for action in actions {
         match action {
-            Action::Enqueue { work, attempt, at_ms } => {
-                t.enqueue.push(Payload::Call { work, attempt }.item(run.id, at_ms));
+            Action::Enqueue {
+                work,
+                attempt,
+                at_ms,
+            } => {
+                t.enqueue
+                    .push(Payload::Call { work, attempt }.item(run.id, at_ms));
             }
-            Action::Sleep { step_id, name, wake_at_ms } => {
-                t.history.push(scheduled(run, &step_id, &name, "sleep", now, Some(wake_at_ms), None));
-                t.enqueue.push(Payload::SleepElapsed { step_id }.item(run.id, wake_at_ms));
+            Action::Sleep {
+                step_id,
+                name,
+                wake_at_ms,
+            } => {
+                t.history.push(scheduled(
+                    run,
+                    &step_id,
+                    &name,
+                    "sleep",
+                    now,
+                    Some(wake_at_ms),
+                    None,
+                ));
+                t.enqueue
+                    .push(Payload::SleepElapsed { step_id }.item(run.id, wake_at_ms));
             }
-            Action::WaitForEvent { step_id, name, event_name, if_expr, timeout_at_ms } => {
+            Action::WaitForEvent {
+                step_id,
+                name,
+                event_name,
+                if_expr,
+                timeout_at_ms,
+            } => {
                 let input = serde_json::json!({ "event": event_name, "if": if_expr }).to_string();
-                t.history.push(scheduled(run, &step_id, &name, "wait_for_event", now, Some(timeout_at_ms), Some(input)));
+                t.history.push(scheduled(
+                    run,
+                    &step_id,
+                    &name,
+                    "wait_for_event",
+                    now,
+                    Some(timeout_at_ms),
+                    Some(input),
+                ));
                 t.add_waits.push(Wait {
                     id: Ulid::new(),
                     run_id: run.id,
@@ -166,11 +214,36 @@ fn transition<S: EngineStore + ?Sized>(
                     trigger: trigger.clone(),
                     expires_at_ms: timeout_at_ms,
                 });
-                t.enqueue.push(Payload::WaitTimeout { step_id }.item(run.id, timeout_at_ms));
+                t.enqueue
+                    .push(Payload::WaitTimeout { step_id }.item(run.id, timeout_at_ms));
             }
-            Action::Invoke { step_id, name, function_id, payload, correlation_id: _, timeout_at_ms } => {
-                t.history.push(scheduled(run, &step_id, &name, "invoke", now, Some(timeout_at_ms), Some(payload.get().to_owned())));
-                invoke(shared, run, &mut t, step_id, function_id, &payload, timeout_at_ms, now)?;
+            Action::Invoke {
+                step_id,
+                name,
+                function_id,
+                payload,
+                correlation_id: _,
+                timeout_at_ms,
+            } => {
+                t.history.push(scheduled(
+                    run,
+                    &step_id,
+                    &name,
+                    "invoke",
+                    now,
+                    Some(timeout_at_ms),
+                    Some(payload.get().to_owned()),
+                ));
+                invoke(
+                    shared,
+                    run,
+                    &mut t,
+                    step_id,
+                    function_id,
+                    &payload,
+                    timeout_at_ms,
+                    now,
+                )?;
             }
             Action::Complete { output } => {
                 t.output = Some(output.get().to_owned());
@@ -191,8 +264,12 @@ fn transition<S: EngineStore + ?Sized>(
             }
             Action::Record(rec) => {
                 let (status, output, error, retry_at) = match &rec.result {
-                    AttemptResult::Ok { output } => ("ok", Some(output.get().to_owned()), None, None),
-                    AttemptResult::Err { error, retry_at_ms } => ("error", None, Some(error.to_json()), *retry_at_ms),
+                    AttemptResult::Ok { output } => {
+                        ("ok", Some(output.get().to_owned()), None, None)
+                    }
+                    AttemptResult::Err { error, retry_at_ms } => {
+                        ("error", None, Some(error.to_json()), *retry_at_ms)
+                    }
                 };
                 t.history.push(HistoryEntry {
                     id: Ulid::new(),
@@ -212,7 +289,9 @@ fn transition<S: EngineStore + ?Sized>(
                     sync_id: run.sync_id,
                 });
             }
-            Action::Memoize { .. } | Action::SetRequestVersion { .. } | Action::SetImmediateExecution { .. } => {}
+            Action::Memoize { .. }
+            | Action::SetRequestVersion { .. }
+            | Action::SetImmediateExecution { .. } => {}
         }
     }
     t.status = match state.status {
@@ -291,10 +370,17 @@ fn system_event(name: &str, mut data: serde_json::Value, trigger: &str, now: i64
 }
 
 /// Emits the finished (and failed) events and hands the result to an invoking parent.
-fn finish(run: &RunRecord, t: &mut Transition, now: i64, trigger: &str, result: Result<&RawValue, &ErrorBody>) {
+fn finish(
+    run: &RunRecord,
+    t: &mut Transition,
+    now: i64,
+    trigger: &str,
+    result: Result<&RawValue, &ErrorBody>,
+) {
     t.clear_pending = true;
     let run_id = run.id.to_string();
-    let error_json = |e: &ErrorBody| serde_json::from_str::<serde_json::Value>(&e.to_json()).unwrap_or_default();
+    let error_json =
+        |e: &ErrorBody| serde_json::from_str::<serde_json::Value>(&e.to_json()).unwrap_or_default();
     match result {
         Ok(output) => {
             let output: serde_json::Value = serde_json::from_str(output.get()).unwrap_or_default();
@@ -307,7 +393,7 @@ fn finish(run: &RunRecord, t: &mut Transition, now: i64, trigger: &str, result: 
         }
         Err(e) => {
             // An onFailure handler's own failure must not trigger handlers again.
-            if !run.event_name.as_deref().is_some_and(|n| n == "inngest/function.failed") {
+            if run.event_name.as_deref() != Some("inngest/function.failed") {
                 t.events.push(system_event(
                     "inngest/function.failed",
                     serde_json::json!({ "function_id": run.function_id, "run_id": run_id, "error": error_json(e) }),
@@ -325,8 +411,16 @@ fn finish(run: &RunRecord, t: &mut Transition, now: i64, trigger: &str, result: 
     }
     if let (Some(parent), Some(step_id)) = (run.parent_run_id, run.parent_step_id.clone()) {
         let payload = match result {
-            Ok(output) => Payload::InvokeFinished { step_id, output: Some(output.to_owned()), error: None },
-            Err(e) => Payload::InvokeFinished { step_id, output: None, error: Some(e.clone()) },
+            Ok(output) => Payload::InvokeFinished {
+                step_id,
+                output: Some(output.to_owned()),
+                error: None,
+            },
+            Err(e) => Payload::InvokeFinished {
+                step_id,
+                output: None,
+                error: Some(e.clone()),
+            },
         };
         t.enqueue.push(payload.item(parent, now));
     }
@@ -351,24 +445,43 @@ fn invoke<S: EngineStore + ?Sized>(
             "Error",
             format!("step.invoke: no synced function has the id {function_id:?}"),
         );
-        t.enqueue.push(Payload::InvokeFinished { step_id, output: None, error: Some(error) }.item(run.id, now));
+        t.enqueue.push(
+            Payload::InvokeFinished {
+                step_id,
+                output: None,
+                error: Some(error),
+            }
+            .item(run.id, now),
+        );
         return Ok(());
     };
     let payload: serde_json::Value = serde_json::from_str(payload.get()).unwrap_or_default();
-    let data = payload.get("data").cloned().unwrap_or_else(|| serde_json::json!({}));
+    let data = payload
+        .get("data")
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({}));
     let event = Event {
         id: Ulid::new(),
         name: "inngest/function.invoked".into(),
         data: RawValue::from_string(data.to_string()).expect("json"),
-        user: payload.get("user").map(|u| RawValue::from_string(u.to_string()).expect("json")),
+        user: payload
+            .get("user")
+            .map(|u| RawValue::from_string(u.to_string()).expect("json")),
         external_id: None,
         ts: now,
         v: payload.get("v").and_then(|v| v.as_str()).map(str::to_owned),
         received_at: now,
     };
     let sync = index.as_ref().and_then(|i| i.sync_of(&function.app_id));
-    t.runs.push(new_run(&function, sync, &[&event], now, Some((run.id, step_id.clone()))));
+    t.runs.push(new_run(
+        &function,
+        sync,
+        &[&event],
+        now,
+        Some((run.id, step_id.clone())),
+    ));
     t.direct_events.push(event);
-    t.enqueue.push(Payload::InvokeTimeout { step_id }.item(run.id, timeout_at_ms));
+    t.enqueue
+        .push(Payload::InvokeTimeout { step_id }.item(run.id, timeout_at_ms));
     Ok(())
 }

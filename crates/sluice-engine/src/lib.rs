@@ -72,7 +72,10 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            driver: driver::Config { request_timeout: Duration::from_secs(120), ..driver::Config::default() },
+            driver: driver::Config {
+                request_timeout: Duration::from_secs(120),
+                ..driver::Config::default()
+            },
             signing_key: None,
             max_in_flight: 64,
             poll: Duration::from_millis(100),
@@ -129,7 +132,7 @@ impl<S: EngineStore + ?Sized> Shared<S> {
 pub struct Engine<S: ?Sized> {
     shared: Arc<Shared<S>>,
     stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl<S: EngineStore + ?Sized> Engine<S> {
@@ -138,7 +141,8 @@ impl<S: EngineStore + ?Sized> Engine<S> {
         let signer: Option<Box<dyn driver::Sign>> = config.signing_key.clone().map(|key| {
             let clock = clock.clone();
             Box::new(move |body: &str| {
-                let canonical = sluice_core::sign::canonical_json(body).unwrap_or_else(|_| body.to_owned());
+                let canonical =
+                    sluice_core::sign::canonical_json(body).unwrap_or_else(|_| body.to_owned());
                 sluice_core::sign::sign_body(canonical.as_bytes(), &key, clock.now_ms() / 1000)
             }) as Box<dyn driver::Sign>
         });
@@ -157,7 +161,11 @@ impl<S: EngineStore + ?Sized> Engine<S> {
             tokio::spawn(scheduler_loop(shared.clone(), stopped.clone())),
             tokio::spawn(executor_loop(shared.clone(), stopped)),
         ];
-        Ok(Engine { shared, stop, tasks })
+        Ok(Engine {
+            shared,
+            stop,
+            tasks: parking_lot::Mutex::new(tasks),
+        })
     }
 
     /// Tells the engine new events were stored, so it need not wait for its next poll.
@@ -182,15 +190,19 @@ impl<S: EngineStore + ?Sized> Engine<S> {
 
     /// Stops taking new work and waits for the loops to end. In-flight calls finish or are
     /// abandoned to their leases.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(&self) {
         let _ = self.stop.send(true);
-        for t in self.tasks {
+        let tasks = std::mem::take(&mut *self.tasks.lock());
+        for t in tasks {
             let _ = t.await;
         }
     }
 }
 
-async fn scheduler_loop<S: EngineStore + ?Sized>(shared: Arc<Shared<S>>, mut stopped: watch::Receiver<bool>) {
+async fn scheduler_loop<S: EngineStore + ?Sized>(
+    shared: Arc<Shared<S>>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut crons = HashMap::new();
     loop {
         loop {
@@ -214,7 +226,10 @@ async fn scheduler_loop<S: EngineStore + ?Sized>(shared: Arc<Shared<S>>, mut sto
     }
 }
 
-async fn executor_loop<S: EngineStore + ?Sized>(shared: Arc<Shared<S>>, mut stopped: watch::Receiver<bool>) {
+async fn executor_loop<S: EngineStore + ?Sized>(
+    shared: Arc<Shared<S>>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let permits = Arc::new(Semaphore::new(shared.config.max_in_flight));
     // A lease outlives the longest call, so a live node never loses work it is still doing.
     let lease_ms = shared.config.driver.request_timeout.as_millis() as i64 + 30_000;
@@ -227,7 +242,11 @@ async fn executor_loop<S: EngineStore + ?Sized>(shared: Arc<Shared<S>>, mut stop
             Vec::new()
         } else {
             let now = shared.clock.now_ms();
-            match shared.store.claim_due(&shared.config.node_id, now, lease_ms, free).await {
+            match shared
+                .store
+                .claim_due(&shared.config.node_id, now, lease_ms, free)
+                .await
+            {
                 Ok(items) => items,
                 Err(e) => {
                     tracing::warn!(error = %e, "claiming queue items failed; retrying");
@@ -237,7 +256,9 @@ async fn executor_loop<S: EngineStore + ?Sized>(shared: Arc<Shared<S>>, mut stop
         };
         let got_work = !claimed.is_empty();
         for item in claimed {
-            let Ok(permit) = permits.clone().acquire_owned().await else { return };
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
+            };
             let shared = shared.clone();
             tokio::spawn(async move {
                 executor::process(shared.clone(), item).await;
@@ -250,7 +271,9 @@ async fn executor_loop<S: EngineStore + ?Sized>(shared: Arc<Shared<S>>, mut stop
             continue;
         }
         let wait = match shared.store.next_due_at().await {
-            Ok(Some(due)) => Duration::from_millis((due - shared.clock.now_ms()).clamp(0, 1000) as u64),
+            Ok(Some(due)) => {
+                Duration::from_millis((due - shared.clock.now_ms()).clamp(0, 1000) as u64)
+            }
             _ => shared.config.poll.max(Duration::from_millis(500)),
         };
         tokio::select! {

@@ -1,8 +1,12 @@
 //! Sluice's HTTP surface: the event API, the REST API and (later) webhooks, SDK sync and the
 //! dashboard. Each endpoint module owns its `router()`; this file assembles them and serves.
 
+pub mod apps;
+pub mod auth;
+mod dashboard;
 mod error;
 mod events;
+mod runs;
 mod webhooks;
 
 use std::net::SocketAddr;
@@ -48,6 +52,12 @@ pub struct ServerConfig {
     pub ingest: IngestLimits,
     /// Webhook intake: body limit, concurrency, unsigned sources, transform limits.
     pub webhooks: WebhookConfig,
+    /// Accept syncs whose functions use settings Sluice does not enforce yet (concurrency,
+    /// throttle, …), storing them with a warning, instead of refusing them with a 400.
+    pub allow_unenforced: bool,
+    /// The dashboard's login password in cloud mode. `None`: a token derived from the signing
+    /// key ([`auth::derived_password`]), which `sluice start` prints at boot.
+    pub dashboard_password: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +69,8 @@ impl Default for ServerConfig {
             max_body_bytes: 3 * 1024 * 1024,
             ingest: IngestLimits::default(),
             webhooks: WebhookConfig::default(),
+            allow_unenforced: false,
+            dashboard_password: None,
         }
     }
 }
@@ -96,7 +108,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: ServerConfig, store: Arc<dyn Store>) -> Self {
-        AppState { config, store, engine: Arc::new(NoEngine) }
+        AppState {
+            config,
+            store,
+            engine: Arc::new(NoEngine),
+        }
     }
 
     pub fn with_engine(mut self, engine: Arc<dyn EngineHooks>) -> Self {
@@ -120,8 +136,16 @@ pub fn router(state: SharedState) -> Router {
     let kind = HeaderValue::from_static(state.config.mode.as_str());
     Router::new()
         .merge(events::router())
+        .merge(apps::router())
+        .merge(runs::router())
         .merge(webhooks::router(&state.config.webhooks))
+        .merge(dashboard::router())
         .fallback(error::not_found)
+        // Inside the server-kind header, so a 401 still says which kind of server answered.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-inngest-server-kind"),
             kind,

@@ -26,6 +26,8 @@ pub enum Command {
     Start(StartArgs),
     /// Send an event to a running Sluice.
     Send(SendArgs),
+    /// List, inspect, sync and remove apps on a running Sluice.
+    Apps(crate::apps::AppsArgs),
 }
 
 /// Flags shared by `dev` and `start`.
@@ -43,6 +45,9 @@ pub struct ServeArgs {
     /// Largest single event, in bytes.
     #[arg(long, env = "SLUICE_MAX_EVENT_BYTES", default_value_t = 512 * 1024)]
     pub max_event_bytes: usize,
+    /// Longest a call to an app may take, in seconds.
+    #[arg(long, env = "SLUICE_REQUEST_TIMEOUT", default_value_t = 120)]
+    pub request_timeout: u64,
     /// Log filter, e.g. `info` or `sluice=debug`.
     #[arg(long, env = "SLUICE_LOG", default_value = "info")]
     pub log: String,
@@ -55,6 +60,12 @@ pub struct DevArgs {
     /// Address to bind. Dev mode is open, so it binds to loopback unless told otherwise.
     #[arg(long, env = "SLUICE_HOST", default_value = "127.0.0.1")]
     pub host: String,
+    #[command(flatten)]
+    pub discovery: crate::discovery::DiscoveryArgs,
+    /// Accept apps whose functions use settings Sluice does not enforce yet (concurrency,
+    /// throttle, rate limits, …). They are stored with a loud warning and ignored.
+    #[arg(long, env = "SLUICE_ALLOW_UNENFORCED")]
+    pub allow_unenforced: bool,
 }
 
 #[derive(Args, Debug)]

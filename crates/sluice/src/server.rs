@@ -35,7 +35,15 @@ pub async fn run_dev(args: DevArgs, dotenv: Option<PathBuf>) -> anyhow::Result<(
     init_logging(&args.serve.log);
     let config = base_config(Mode::Dev, &args.serve);
     let store_url = args.serve.data_dir.to_string_lossy().into_owned();
-    run(config, &store_url, &args.host, args.serve.port, dotenv).await
+    run(
+        config,
+        &store_url,
+        &args.host,
+        args.serve.port,
+        args.serve.request_timeout,
+        dotenv,
+    )
+    .await
 }
 
 pub async fn run_start(args: StartArgs, dotenv: Option<PathBuf>) -> anyhow::Result<()> {
@@ -56,7 +64,15 @@ pub async fn run_start(args: StartArgs, dotenv: Option<PathBuf>) -> anyhow::Resu
     let store_url = args
         .database_url
         .unwrap_or_else(|| args.serve.data_dir.to_string_lossy().into_owned());
-    run(config, &store_url, &args.host, args.serve.port, dotenv).await
+    run(
+        config,
+        &store_url,
+        &args.host,
+        args.serve.port,
+        args.serve.request_timeout,
+        dotenv,
+    )
+    .await
 }
 
 async fn run(
@@ -64,6 +80,7 @@ async fn run(
     store_url: &str,
     host: &str,
     port: u16,
+    request_timeout_secs: u64,
     dotenv: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let store = sluice_store::open(store_url)
@@ -76,7 +93,24 @@ async fn run(
         })?;
     let addr = listener.local_addr()?;
     let mode = config.mode;
-    let state = Arc::new(AppState::new(config, store.clone()));
+    let engine_config = sluice_engine::Config {
+        driver: sluice_engine::driver::Config {
+            request_timeout: std::time::Duration::from_secs(request_timeout_secs),
+            server_kind: mode.as_str().to_owned(),
+            ..sluice_engine::driver::Config::default()
+        },
+        signing_key: config.signing_key.clone(),
+        ..sluice_engine::Config::default()
+    };
+    let engine = Arc::new(
+        sluice_engine::Engine::start(
+            store.clone(),
+            engine_config,
+            Arc::new(sluice_engine::SystemClock),
+        )
+        .context("cannot start the engine")?,
+    );
+    let state = Arc::new(AppState::new(config, store.clone()).with_engine(engine.clone()));
     let shutdown = shutdown_signal();
     let shown_host = if host == "0.0.0.0" { "127.0.0.1" } else { host };
     println!(
@@ -94,7 +128,8 @@ async fn run(
         println!("  read:       {}", path.display());
     }
     sluice_server::serve(listener, state, shutdown).await?;
-    tracing::info!("stopped accepting; flushing the store");
+    tracing::info!("stopped accepting; stopping the engine and flushing the store");
+    engine.shutdown().await;
     store.close().await;
     println!("Sluice stopped cleanly.");
     Ok(())
