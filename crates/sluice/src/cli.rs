@@ -28,6 +28,8 @@ pub enum Command {
     Send(SendArgs),
     /// List, inspect, sync and remove apps on a running Sluice.
     Apps(crate::apps::AppsArgs),
+    /// Create and manage webhook sources; read, replay and test their deliveries.
+    Webhooks(crate::webhooks::WebhooksArgs),
 }
 
 /// Flags shared by `dev` and `start`.
@@ -48,6 +50,19 @@ pub struct ServeArgs {
     /// Longest a call to an app may take, in seconds.
     #[arg(long, env = "SLUICE_REQUEST_TIMEOUT", default_value_t = 120)]
     pub request_timeout: u64,
+    /// Largest webhook delivery body, in bytes.
+    #[arg(long, env = "SLUICE_WEBHOOK_MAX_BODY_BYTES", default_value_t = 3 * 1024 * 1024)]
+    pub webhook_max_body_bytes: usize,
+    /// Webhook deliveries processed at once; past it senders get 503 with Retry-After.
+    #[arg(long, env = "SLUICE_WEBHOOK_MAX_IN_FLIGHT", default_value_t = 256)]
+    pub webhook_max_in_flight: usize,
+    /// Public base URL shown for webhook sources (e.g. https://hooks.example.com) when Sluice is
+    /// behind a proxy or tunnel.
+    #[arg(long, env = "SLUICE_WEBHOOK_PUBLIC_URL")]
+    pub webhook_public_url: Option<String>,
+    /// Allow webhook sources with the `none` scheme (no signature check) outside dev mode.
+    #[arg(long, env = "SLUICE_ALLOW_UNSIGNED_WEBHOOKS")]
+    pub allow_unsigned_webhooks: bool,
     /// Log filter, e.g. `info` or `sluice=debug`.
     #[arg(long, env = "SLUICE_LOG", default_value = "info")]
     pub log: String,

@@ -6,6 +6,7 @@
 mod cli;
 mod client;
 mod server;
+mod webhooks;
 
 use clap::Parser;
 
@@ -28,6 +29,7 @@ fn main() -> std::process::ExitCode {
             cli::Command::Dev(args) => server::run_dev(args, dotenv.ok()).await,
             cli::Command::Start(args) => server::run_start(args, dotenv.ok()).await,
             cli::Command::Send(args) => client::send(args).await,
+            cli::Command::Webhooks(args) => webhooks::run(args).await,
         }
     });
     match result {

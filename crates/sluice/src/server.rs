@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use sluice_core::event::IngestLimits;
-use sluice_server::{AppState, Mode, ServerConfig};
+use sluice_server::{AppState, Mode, ServerConfig, WebhookConfig};
 
 use crate::cli::{flag_or_env, DevArgs, ServeArgs, StartArgs};
 
@@ -26,6 +26,13 @@ fn base_config(mode: Mode, serve: &ServeArgs) -> ServerConfig {
         ingest: IngestLimits {
             max_event_bytes: serve.max_event_bytes,
             ..IngestLimits::default()
+        },
+        webhooks: WebhookConfig {
+            max_body_bytes: serve.webhook_max_body_bytes,
+            max_in_flight: serve.webhook_max_in_flight,
+            public_url: serve.webhook_public_url.clone(),
+            allow_unsigned: serve.allow_unsigned_webhooks,
+            ..WebhookConfig::default()
         },
         ..ServerConfig::default()
     }
@@ -121,6 +128,10 @@ async fn run(
     println!("  dashboard:  http://{shown_host}:{}/", addr.port());
     println!(
         "  event API:  http://{shown_host}:{}/e/{{eventKey}}",
+        addr.port()
+    );
+    println!(
+        "  webhooks:   http://{shown_host}:{}/webhooks/{{source}}",
         addr.port()
     );
     println!("  store:      {}", redact_url(store_url));

@@ -23,7 +23,7 @@ use sluice_store::{Delivery, DeliveryQuery, DeliverySummary, NewDelivery, Outcom
 use sluice_webhooks::{process_with_limits, EventDraft, Processed, Scheme, Source};
 use ulid::Ulid;
 
-use super::intake::{recorded_response, Refusal};
+use super::intake::{notify_engine, recorded_response, Refusal};
 use super::source::{
     check_allowed, intake_url, parse_stored, rfc3339, to_stored, SourceIn, SourceOut,
 };
@@ -386,6 +386,7 @@ pub(super) async fn replay(
         Ok(processed) => {
             let events = to_events(processed.events, received_at);
             let recorded = state.store.record_delivery(delivery, events).await?;
+            notify_engine(&state, &recorded);
             Ok(recorded_response(id, recorded))
         }
         Err(refusal) => {

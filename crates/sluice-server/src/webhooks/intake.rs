@@ -218,7 +218,15 @@ async fn accept(
     let delivery = new_delivery(source, request, processed.delivery_id, Outcome::Accepted);
     let id = delivery.id;
     let recorded = state.store.record_delivery(delivery, events).await?;
+    notify_engine(state, &recorded);
     Ok(recorded_response(id, recorded))
+}
+
+/// Wakes the scheduler for new events; it would find them on its next poll anyway.
+pub(super) fn notify_engine(state: &SharedState, recorded: &Recorded) {
+    if matches!(recorded, Recorded::Stored { event_ids } if !event_ids.is_empty()) {
+        state.engine.events_stored();
+    }
 }
 
 /// The 200 for a stored delivery, new or duplicate.
