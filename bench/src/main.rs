@@ -9,6 +9,8 @@
 
 mod ingest;
 mod report;
+mod webhooks;
+mod runs;
 
 use clap::{Parser, Subcommand};
 
@@ -23,10 +25,17 @@ struct Cli {
 enum Bench {
     /// Event API throughput and latency: single events from 64 connections, and batches of 100.
     Ingest(ingest::Args),
+    /// Signed Clerk deliveries to /webhooks/{source} from 64 senders: the clerk preset and a JS
+    /// transform; deliveries/s, p50, p99.
+    Webhooks(webhooks::Args),
+    /// A 3-step function in a real Node app, triggered by 10,000 events: runs/s and latency.
+    Runs(runs::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().bench {
         Bench::Ingest(args) => ingest::run(args),
+        Bench::Webhooks(args) => webhooks::run(args),
+        Bench::Runs(args) => runs::run(args),
     }
 }
