@@ -33,7 +33,10 @@ pub struct Index {
 
 impl Index {
     pub fn build(functions: Vec<FunctionRecord>, syncs: HashMap<String, Ulid>) -> Self {
-        let mut index = Index { syncs, ..Index::default() };
+        let mut index = Index {
+            syncs,
+            ..Index::default()
+        };
         for f in functions {
             let f = Arc::new(f);
             index.functions.insert(f.id.clone(), f.clone());
@@ -50,9 +53,16 @@ impl Index {
                                 None
                             }
                         });
-                    index.events.push(EventTrigger { function: f.clone(), name: name.to_owned(), expression });
+                    index.events.push(EventTrigger {
+                        function: f.clone(),
+                        name: name.to_owned(),
+                        expression,
+                    });
                 } else if let Some(spec) = t.get("cron").and_then(|v| v.as_str()) {
-                    index.crons.push(CronTrigger { function: f.clone(), spec: spec.to_owned() });
+                    index.crons.push(CronTrigger {
+                        function: f.clone(),
+                        spec: spec.to_owned(),
+                    });
                 }
             }
         }
@@ -68,7 +78,11 @@ impl Index {
     }
 
     /// The functions `event` triggers. A function with several matching triggers runs once.
-    pub fn matches(&self, event: &Event, event_json: &serde_json::Value) -> Vec<Arc<FunctionRecord>> {
+    pub fn matches(
+        &self,
+        event: &Event,
+        event_json: &serde_json::Value,
+    ) -> Vec<Arc<FunctionRecord>> {
         let mut out: Vec<Arc<FunctionRecord>> = Vec::new();
         for t in &self.events {
             if !name_matches(&t.name, &event.name) || out.iter().any(|f| f.id == t.function.id) {

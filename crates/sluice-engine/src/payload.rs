@@ -11,18 +11,30 @@ use ulid::Ulid;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Payload {
     /// Call the SDK for `work`.
-    Call { work: Work, attempt: u32 },
-    SleepElapsed { step_id: String },
+    Call {
+        work: Work,
+        attempt: u32,
+    },
+    SleepElapsed {
+        step_id: String,
+    },
     /// A wait matched this event (wire JSON).
-    WaitResolved { step_id: String, event: Box<RawValue> },
-    WaitTimeout { step_id: String },
+    WaitResolved {
+        step_id: String,
+        event: Box<RawValue>,
+    },
+    WaitTimeout {
+        step_id: String,
+    },
     /// An invoked run ended.
     InvokeFinished {
         step_id: String,
         output: Option<Box<RawValue>>,
         error: Option<ErrorBody>,
     },
-    InvokeTimeout { step_id: String },
+    InvokeTimeout {
+        step_id: String,
+    },
     Cancel,
 }
 
@@ -41,9 +53,19 @@ impl Payload {
         Some(match self {
             Payload::Call { .. } => return None,
             Payload::SleepElapsed { step_id } => Input::SleepElapsed { step_id },
-            Payload::WaitResolved { step_id, event } => Input::WaitResolved { step_id, event: Some(event) },
-            Payload::WaitTimeout { step_id } => Input::WaitResolved { step_id, event: None },
-            Payload::InvokeFinished { step_id, output, error } => Input::InvokeFinished {
+            Payload::WaitResolved { step_id, event } => Input::WaitResolved {
+                step_id,
+                event: Some(event),
+            },
+            Payload::WaitTimeout { step_id } => Input::WaitResolved {
+                step_id,
+                event: None,
+            },
+            Payload::InvokeFinished {
+                step_id,
+                output,
+                error,
+            } => Input::InvokeFinished {
                 step_id,
                 result: match (output, error) {
                     (_, Some(e)) => Err(e),

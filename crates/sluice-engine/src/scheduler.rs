@@ -4,13 +4,13 @@
 //! still scheduled after the restart. Runs, resolved waits and the scheduled marks are written in
 //! one transaction.
 
-use std::collections::{BTreeSet, HashMap};
 use serde_json::value::RawValue;
 use sluice_core::cron::Schedule;
 use sluice_core::event::Event;
 use sluice_core::expr::Expr;
 use sluice_core::run::{apply, Action, Input, RunState};
 use sluice_store::{FunctionRecord, NewRun, ScheduleBatch};
+use std::collections::{BTreeSet, HashMap};
 use ulid::Ulid;
 
 use crate::payload::Payload;
@@ -32,7 +32,12 @@ pub fn new_run(
     let mut state = RunState::new(id.to_string(), function.retries + 1);
     let mut enqueue = Vec::new();
     for action in apply(&mut state, Input::Start, now_ms, 0.0) {
-        if let Action::Enqueue { work, attempt, at_ms } = action {
+        if let Action::Enqueue {
+            work,
+            attempt,
+            at_ms,
+        } = action
+        {
             enqueue.push(Payload::Call { work, attempt }.item(id, at_ms));
         }
     }
@@ -72,7 +77,9 @@ pub async fn schedule_pending<S: EngineStore + ?Sized>(shared: &Shared<S>) -> cr
     for (event, json) in events.iter().zip(&parsed) {
         batch.event_ids.push(event.id);
         for f in index.matches(event, json) {
-            batch.runs.push(new_run(&f, index.sync_of(&f.app_id), &[event], now, None));
+            batch
+                .runs
+                .push(new_run(&f, index.sync_of(&f.app_id), &[event], now, None));
         }
     }
     let names: BTreeSet<String> = events.iter().map(|e| e.name.clone()).collect();
@@ -87,12 +94,17 @@ pub async fn schedule_pending<S: EngineStore + ?Sized>(shared: &Shared<S>) -> cr
         let found = events.iter().zip(&parsed).find(|(e, json)| {
             e.name == wait.event_name
                 && expr.as_ref().is_none_or(|x| {
-                    x.eval_bool(&[("event", &trigger), ("async", json)]).unwrap_or(false)
+                    x.eval_bool(&[("event", &trigger), ("async", json)])
+                        .unwrap_or(false)
                 })
         });
         if let Some((event, _)) = found {
             let raw = RawValue::from_string(event.to_wire_json()).expect("wire json is valid");
-            let item = Payload::WaitResolved { step_id: wait.step_id.clone(), event: raw }.item(wait.run_id, now);
+            let item = Payload::WaitResolved {
+                step_id: wait.step_id.clone(),
+                event: raw,
+            }
+            .item(wait.run_id, now);
             batch.resolved_waits.push((wait.id, item));
         }
     }
@@ -115,12 +127,17 @@ pub async fn fire_crons<S: EngineStore + ?Sized>(
     let index = shared.index().await?;
     let mut batch = ScheduleBatch::default();
     let mut soonest: Option<i64> = None;
-    let live: BTreeSet<(String, String)> =
-        index.crons.iter().map(|c| (c.function.id.clone(), c.spec.clone())).collect();
+    let live: BTreeSet<(String, String)> = index
+        .crons
+        .iter()
+        .map(|c| (c.function.id.clone(), c.spec.clone()))
+        .collect();
     next.retain(|k, _| live.contains(k));
     for cron in &index.crons {
         let key = (cron.function.id.clone(), cron.spec.clone());
-        let Ok(schedule) = Schedule::parse(&cron.spec) else { continue };
+        let Ok(schedule) = Schedule::parse(&cron.spec) else {
+            continue;
+        };
         let due = match next.get(&key) {
             Some(t) => *t,
             None => match schedule.next_after(now) {
@@ -143,7 +160,13 @@ pub async fn fire_crons<S: EngineStore + ?Sized>(
                 v: None,
                 received_at: now,
             };
-            let mut run = new_run(&cron.function, index.sync_of(&cron.function.app_id), &[&event], now, None);
+            let mut run = new_run(
+                &cron.function,
+                index.sync_of(&cron.function.app_id),
+                &[&event],
+                now,
+                None,
+            );
             // Several nodes may tick the same slot; the key lets exactly one run through.
             run.dedupe = Some((format!("cron:{}:{due}", cron.spec), now + DEDUPE_MS));
             batch.new_events.push(event);
