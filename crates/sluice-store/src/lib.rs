@@ -11,9 +11,9 @@ pub mod conformance;
 mod error;
 mod events;
 pub mod postgres;
+mod runs;
 pub mod sqlite;
 pub mod testing;
-mod runs;
 mod types;
 mod webhooks;
 
@@ -21,8 +21,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use error::{Error, Result};
 pub use apps::*;
+pub use error::{Error, Result};
 pub use events::EventStore;
 pub use runs::*;
 pub use types::*;
@@ -35,7 +35,7 @@ pub use webhooks::{
 /// one implementation file per backend (`sqlite/<part>.rs`, `postgres/<part>.rs`). Every write is
 /// durable when it returns `Ok`.
 #[async_trait]
-pub trait Store: EventStore + WebhookStore + AppStore + Send + Sync + 'static {
+pub trait Store: EventStore + WebhookStore + RunStore + AppStore + Send + Sync + 'static {
     /// The schema version the database is at after migrations.
     async fn schema_version(&self) -> Result<i64>;
 

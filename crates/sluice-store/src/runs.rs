@@ -199,7 +199,13 @@ pub trait RunStore: Send + Sync {
     async fn schedule(&self, batch: ScheduleBatch) -> Result<Vec<Ulid>>;
 
     /// Leases up to `limit` due queue items to `owner` until `now_ms + lease_ms`.
-    async fn claim_due(&self, owner: &str, now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<QueueItem>>;
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<QueueItem>>;
     /// The earliest `due_at_ms` of any unleased item, to know how long to sleep.
     async fn next_due_at(&self) -> Result<Option<i64>>;
     /// Adds queue items outside a transition (cancel requests, reruns).

@@ -30,6 +30,8 @@ pub enum Command {
     Apps(crate::apps::AppsArgs),
     /// Create and manage webhook sources; read, replay and test their deliveries.
     Webhooks(crate::webhooks::WebhooksArgs),
+    /// List, show, cancel and rerun runs on a running Sluice.
+    Runs(crate::runs::RunsArgs),
 }
 
 /// Flags shared by `dev` and `start`.

@@ -3,8 +3,11 @@
 //! Configuration comes from flags, then environment variables, then a `.env` file in the working
 //! directory (dotenv never overrides a variable that is already set, which gives that order).
 
+mod apps;
 mod cli;
 mod client;
+mod runs;
+mod discovery;
 mod server;
 mod webhooks;
 
@@ -30,6 +33,8 @@ fn main() -> std::process::ExitCode {
             cli::Command::Start(args) => server::run_start(args, dotenv.ok()).await,
             cli::Command::Send(args) => client::send(args).await,
             cli::Command::Webhooks(args) => webhooks::run(args).await,
+            cli::Command::Apps(args) => apps::run(args).await,
+            cli::Command::Runs(args) => runs::run(args).await,
         }
     });
     match result {

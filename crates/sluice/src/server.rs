@@ -9,6 +9,7 @@ use sluice_core::event::IngestLimits;
 use sluice_server::{AppState, Mode, ServerConfig, WebhookConfig};
 
 use crate::cli::{flag_or_env, DevArgs, ServeArgs, StartArgs};
+use crate::discovery::DiscoveryArgs;
 
 fn init_logging(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
@@ -40,7 +41,10 @@ fn base_config(mode: Mode, serve: &ServeArgs) -> ServerConfig {
 
 pub async fn run_dev(args: DevArgs, dotenv: Option<PathBuf>) -> anyhow::Result<()> {
     init_logging(&args.serve.log);
-    let config = base_config(Mode::Dev, &args.serve);
+    // Refuse a bad -u before anything starts.
+    crate::discovery::check_urls(&args.discovery.sdk_urls)?;
+    let mut config = base_config(Mode::Dev, &args.serve);
+    config.allow_unenforced = args.allow_unenforced;
     let store_url = args.serve.data_dir.to_string_lossy().into_owned();
     run(
         config,
@@ -49,6 +53,7 @@ pub async fn run_dev(args: DevArgs, dotenv: Option<PathBuf>) -> anyhow::Result<(
         args.serve.port,
         args.serve.request_timeout,
         dotenv,
+        Some(args.discovery),
     )
     .await
 }
@@ -78,6 +83,7 @@ pub async fn run_start(args: StartArgs, dotenv: Option<PathBuf>) -> anyhow::Resu
         args.serve.port,
         args.serve.request_timeout,
         dotenv,
+        None,
     )
     .await
 }
@@ -89,6 +95,7 @@ async fn run(
     port: u16,
     request_timeout_secs: u64,
     dotenv: Option<PathBuf>,
+    discovery: Option<DiscoveryArgs>,
 ) -> anyhow::Result<()> {
     let store = sluice_store::open(store_url)
         .await
@@ -138,7 +145,18 @@ async fn run(
     if let Some(path) = dotenv {
         println!("  read:       {}", path.display());
     }
+    let discovery = match discovery {
+        Some(args) => {
+            let (task, banner) = crate::discovery::start(args, store.clone(), addr.port())?;
+            println!("  apps:       {banner}");
+            Some(task)
+        }
+        None => None,
+    };
     sluice_server::serve(listener, state, shutdown).await?;
+    if let Some(task) = discovery {
+        task.abort();
+    }
     tracing::info!("stopped accepting; stopping the engine and flushing the store");
     engine.shutdown().await;
     store.close().await;

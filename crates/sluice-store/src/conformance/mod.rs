@@ -5,6 +5,7 @@
 
 pub mod apps;
 pub mod events;
+pub mod runs;
 pub mod webhooks;
 
 /// Runs every check, each on a fresh store from `fresh`.
@@ -22,7 +23,15 @@ macro_rules! conformance_tests {
             apps::app_sync_round_trip, apps::app_modified_only_when_hash_changes,
             apps::app_sync_replaces_function_set, apps::app_failed_sync_keeps_functions,
             apps::app_failed_first_sync_is_kept, apps::app_delete_keeps_history,
-            apps::app_rename_at_same_url_replaces_old_app, apps::app_concurrent_syncs_modify_once);
+            apps::app_rename_at_same_url_replaces_old_app, apps::app_concurrent_syncs_modify_once,
+            runs::schedule_creates_runs_and_dedupes, runs::unscheduled_events_until_marked,
+            runs::claim_due_respects_due_time_and_leases, runs::next_due_at_tracks_queue_and_leases,
+            runs::commit_applies_the_whole_transition,
+            runs::stale_version_conflicts_and_changes_nothing, runs::lost_lease_changes_nothing,
+            runs::clear_pending_drops_the_runs_queue_and_waits, runs::list_runs_filters_and_pages,
+            runs::runs_for_event_and_function_stats, runs::waits_resolve_once,
+            runs::concurrent_claims_take_each_item_once,
+            runs::concurrent_commits_of_one_run_serialize);
     };
     (@each $fresh:expr; $($module:ident :: $name:ident),*) => {
         $(

@@ -58,6 +58,28 @@ pub(crate) async fn insert_with(
         .collect())
 }
 
+/// Marks events as matched against triggers.
+pub async fn mark_scheduled(client: &impl GenericClient, ids: &[Ulid]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = ids.iter().map(Ulid::to_string).collect();
+    client
+        .execute(
+            "UPDATE events SET scheduled = 1 WHERE id = ANY($1::text[]) AND scheduled = 0",
+            &[&ids],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Events the scheduler has not matched yet, oldest first.
+pub async fn unscheduled(client: &Object, limit: usize) -> Result<Vec<Event>> {
+    let sql = format!("SELECT {COLUMNS} FROM events WHERE scheduled = 0 ORDER BY id LIMIT $1");
+    let rows = client.query(&sql, &[&(limit as i64)]).await?;
+    rows.iter().map(|r| to_row(r).into_event()).collect()
+}
+
 pub async fn get(client: &Object, id: Ulid) -> Result<Option<Event>> {
     let sql = format!("SELECT {COLUMNS} FROM events WHERE id = $1");
     let row = client.query_opt(&sql, &[&id.to_string()]).await?;

@@ -227,7 +227,8 @@ fn commit(conn: &Connection, t: &Transition) -> Result<CommitResult> {
         .prepare_cached(
             "UPDATE runs SET state = ?1, status = ?2, version = version + 1,
                 output = COALESCE(?3, output), error = COALESCE(?4, error),
-                started_at = CASE WHEN ?2 <> 'Queued' THEN COALESCE(started_at, ?5) END,
+                started_at = CASE WHEN ?2 <> 'Queued' THEN COALESCE(started_at, ?5)
+                                  ELSE started_at END,
                 ended_at = CASE WHEN ?6 THEN ?5 ELSE ended_at END
              WHERE id = ?7 AND version = ?8",
         )?
