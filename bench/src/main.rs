@@ -7,6 +7,7 @@
 //! Figures depend on the machine; each run prints the core count. Medians of several rounds are
 //! reported because shared machines are noisy.
 
+mod dashboard;
 mod ingest;
 mod report;
 mod webhooks;
@@ -23,6 +24,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// The dashboard's runs list over 100,000 seeded runs: server time per page, median and p95.
+    Dashboard(dashboard::Args),
     /// Event API throughput and latency: single events from 64 connections, and batches of 100.
     Ingest(ingest::Args),
     /// Signed Clerk deliveries to /webhooks/{source} from 64 senders: the clerk preset and a JS
@@ -34,6 +37,7 @@ enum Bench {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().bench {
+        Bench::Dashboard(args) => dashboard::run(args),
         Bench::Ingest(args) => ingest::run(args),
         Bench::Webhooks(args) => webhooks::run(args),
         Bench::Runs(args) => runs::run(args),

@@ -319,7 +319,6 @@ fn attempt(
                     " " span.name { (name) }
                     @if h.attempt > 0 { " " span.badge.retry { "retry " (h.attempt) } }
                     @else if retried && h.status == "error" { " " span.badge.retry { "attempt 1" } }
-                    @if h.status == "error" { " " span.badge.s-failed { "error" } }
                 }
                 span.track {
                     @if let Some(q) = queued {

@@ -341,8 +341,12 @@ pub async fn seed(store: &Arc<dyn Store>, app_url: &str, now: i64) -> Seeded {
     create(store, &f2, new_sync, &ev, now - 1_000).await;
 
     // A webhook source with an accepted and a rejected delivery.
+    let mut source =
+        sluice_webhooks::Source::new("clerk", sluice_webhooks::Scheme::StandardWebhooks);
+    source.preset = Some("clerk".into());
+    source.secrets = vec!["whsec_c2VjcmV0".into()];
     store
-        .upsert_webhook_source("clerk", json!({"name": "clerk", "scheme": "standard_webhooks", "secrets": ["whsec_c2VjcmV0"], "preset": "clerk"}).to_string(), now)
+        .upsert_webhook_source("clerk", serde_json::to_string(&source).unwrap(), now)
         .await
         .unwrap();
     let body = br#"{"type":"user.created","data":{"id":"user_9","public_metadata":{}}}"#.to_vec();
