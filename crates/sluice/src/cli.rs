@@ -103,6 +103,10 @@ pub struct StartArgs {
     /// `postgres://…` to use PostgreSQL instead of the embedded SQLite store.
     #[arg(long, env = "SLUICE_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Password of the dashboard's login page. Without it the password is a token derived from
+    /// the signing key, printed at start-up.
+    #[arg(long, env = "SLUICE_DASHBOARD_PASSWORD", hide_env_values = true)]
+    pub dashboard_password: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]

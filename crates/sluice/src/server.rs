@@ -73,6 +73,7 @@ pub async fn run_start(args: StartArgs, dotenv: Option<PathBuf>) -> anyhow::Resu
         .filter(|k| !k.is_empty())
         .collect();
     config.signing_key = Some(signing_key);
+    config.dashboard_password = args.dashboard_password.filter(|p| !p.is_empty());
     let store_url = args
         .database_url
         .unwrap_or_else(|| args.serve.data_dir.to_string_lossy().into_owned());
@@ -124,6 +125,15 @@ async fn run(
         )
         .context("cannot start the engine")?,
     );
+    let login = match (&config.dashboard_password, &config.signing_key) {
+        _ if mode == Mode::Dev => None,
+        (Some(_), _) => Some("the configured dashboard password".to_owned()),
+        (None, Some(key)) => Some(format!(
+            "password {} (derived from the signing key; set --dashboard-password to choose one)",
+            sluice_server::auth::derived_password(key)
+        )),
+        (None, None) => None,
+    };
     let state = Arc::new(AppState::new(config, store.clone()).with_engine(engine.clone()));
     let shutdown = shutdown_signal();
     let shown_host = if host == "0.0.0.0" { "127.0.0.1" } else { host };
@@ -133,6 +143,9 @@ async fn run(
         mode.as_str()
     );
     println!("  dashboard:  http://{shown_host}:{}/", addr.port());
+    if let Some(login) = login {
+        println!("  log in:     {login}");
+    }
     println!(
         "  event API:  http://{shown_host}:{}/e/{{eventKey}}",
         addr.port()
