@@ -199,24 +199,37 @@ impl<S: EngineStore + ?Sized> Engine<S> {
     }
 }
 
-async fn scheduler_loop<S: EngineStore + ?Sized>(
-    shared: Arc<Shared<S>>,
-    mut stopped: watch::Receiver<bool>,
-) {
+/// How long the scheduler's leadership lasts without renewal; a dead leader is replaced after it.
+const LEADER_TTL_MS: i64 = 10_000;
+
+async fn scheduler_loop<S: EngineStore + ?Sized>(shared: Arc<Shared<S>>, mut stopped: watch::Receiver<bool>) {
     let mut crons = HashMap::new();
+    // Scheduling runs on one node at a time: two schedulers reading the same unscheduled events
+    // would start duplicate runs. Leadership is renewed well before it lapses.
+    let mut leader_until = 0i64;
     loop {
-        loop {
-            match scheduler::schedule_pending(&shared).await {
-                Ok(0) => break,
-                Ok(_) => continue,
-                Err(e) => {
-                    tracing::warn!(error = %e, "scheduling failed; retrying");
-                    break;
-                }
+        let now = shared.clock.now_ms();
+        if now + LEADER_TTL_MS / 2 >= leader_until {
+            match shared.store.lead("scheduler", &shared.config.node_id, now, LEADER_TTL_MS).await {
+                Ok(true) => leader_until = now + LEADER_TTL_MS,
+                Ok(false) => leader_until = 0,
+                Err(e) => tracing::warn!(error = %e, "scheduler leadership check failed"),
             }
         }
-        if let Err(e) = scheduler::fire_crons(&shared, &mut crons).await {
-            tracing::warn!(error = %e, "cron tick failed; retrying");
+        if leader_until > now {
+            loop {
+                match scheduler::schedule_pending(&shared).await {
+                    Ok(0) => break,
+                    Ok(_) => continue,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "scheduling failed; retrying");
+                        break;
+                    }
+                }
+            }
+            if let Err(e) = scheduler::fire_crons(&shared, &mut crons).await {
+                tracing::warn!(error = %e, "cron tick failed; retrying");
+            }
         }
         tokio::select! {
             _ = stopped.changed() => return,

@@ -225,4 +225,9 @@ pub trait RunStore: Send + Sync {
 
     /// Creates a new run directly (reruns): same as one run of [`RunStore::schedule`].
     async fn create_run(&self, run: NewRun) -> Result<()>;
+
+    /// Takes or renews the named leadership lease for `owner` until `now_ms + ttl_ms`. Returns
+    /// whether `owner` holds it. Work that must run on one node at a time (the scheduler, cron)
+    /// runs only while its node holds the lease.
+    async fn lead(&self, name: &str, owner: &str, now_ms: i64, ttl_ms: i64) -> Result<bool>;
 }

@@ -31,7 +31,8 @@ macro_rules! conformance_tests {
             runs::clear_pending_drops_the_runs_queue_and_waits, runs::list_runs_filters_and_pages,
             runs::runs_for_event_and_function_stats, runs::waits_resolve_once,
             runs::concurrent_claims_take_each_item_once,
-            runs::concurrent_commits_of_one_run_serialize);
+            runs::concurrent_commits_of_one_run_serialize,
+            runs::leadership_is_exclusive_until_expiry);
     };
     (@each $fresh:expr; $($module:ident :: $name:ident),*) => {
         $(

@@ -20,6 +20,11 @@ use crate::{
 /// Migration step 4. Ids are ULID text in the "C" collation, so their order is byte order, which
 /// is time order; times are ms since the epoch.
 pub const SCHEMA: &str = "
+CREATE TABLE leaders (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    until_ms BIGINT NOT NULL
+);
 CREATE TABLE runs (
     id TEXT COLLATE \"C\" PRIMARY KEY,
     function_id TEXT NOT NULL,
@@ -600,5 +605,18 @@ impl RunStore for PgStore {
         insert_run(&tx, &run).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn lead(&self, name: &str, owner: &str, now_ms: i64, ttl_ms: i64) -> Result<bool> {
+        let client = self.pool().get().await?;
+        let n = client
+            .execute(
+                "INSERT INTO leaders (name, owner, until_ms) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until_ms = excluded.until_ms
+                 WHERE leaders.owner = excluded.owner OR leaders.until_ms <= $4",
+                &[&name, &owner, &(now_ms + ttl_ms), &now_ms],
+            )
+            .await?;
+        Ok(n == 1)
     }
 }

@@ -12,6 +12,11 @@ use crate::{
 
 /// Migration step 4.
 pub const SCHEMA: &str = "
+CREATE TABLE leaders (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    until_ms BIGINT NOT NULL
+);
 CREATE TABLE runs (
     id TEXT PRIMARY KEY,
     function_id TEXT NOT NULL,
@@ -504,5 +509,20 @@ impl RunStore for SqliteStore {
     async fn create_run(&self, run: NewRun) -> Result<()> {
         self.write(move |conn| insert_run(conn, &run).map(|_| ()))
             .await
+    }
+
+    async fn lead(&self, name: &str, owner: &str, now_ms: i64, ttl_ms: i64) -> Result<bool> {
+        let (name, owner) = (name.to_owned(), owner.to_owned());
+        self.write(move |conn| {
+            let n = conn
+                .prepare_cached(
+                    "INSERT INTO leaders (name, owner, until_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until_ms = excluded.until_ms
+                     WHERE leaders.owner = excluded.owner OR leaders.until_ms <= ?4",
+                )?
+                .execute(params![name, owner, now_ms + ttl_ms, now_ms])?;
+            Ok(n == 1)
+        })
+        .await
     }
 }

@@ -78,3 +78,14 @@ pub async fn concurrent_commits_of_one_run_serialize(store: Arc<dyn Store>) {
         assert!(claim(&store, "z", 100_000).await.is_empty());
     }
 }
+
+/// Leadership: one owner at a time, renewable by its owner, taken over only after expiry.
+pub async fn leadership_is_exclusive_until_expiry(store: Arc<dyn Store>) {
+    assert!(store.lead("scheduler", "a", 1_000, 100).await.unwrap());
+    assert!(!store.lead("scheduler", "b", 1_050, 100).await.unwrap(), "b must wait for a's lease");
+    assert!(store.lead("scheduler", "a", 1_090, 100).await.unwrap(), "a renews");
+    assert!(!store.lead("scheduler", "b", 1_150, 100).await.unwrap(), "renewal extended a's lease");
+    assert!(store.lead("scheduler", "b", 1_190, 100).await.unwrap(), "b takes over after expiry");
+    assert!(!store.lead("scheduler", "a", 1_200, 100).await.unwrap());
+    assert!(store.lead("cron", "a", 1_200, 100).await.unwrap(), "names are independent");
+}
