@@ -65,7 +65,9 @@ pub struct Config {
     pub max_in_flight: usize,
     /// Longest the loops sleep without a wake-up.
     pub poll: Duration,
-    /// Names this node's leases.
+    /// Names this node's leases. Keep it stable across restarts of one node (the SQLite store has
+    /// one node), so a restarted process frees the leases its crashed predecessor held; give each
+    /// node on a shared PostgreSQL its own.
     pub node_id: String,
 }
 
@@ -246,6 +248,11 @@ async fn executor_loop<S: EngineStore + ?Sized>(
     let permits = Arc::new(Semaphore::new(shared.config.max_in_flight));
     // A lease outlives the longest call, so a live node never loses work it is still doing.
     let lease_ms = shared.config.driver.request_timeout.as_millis() as i64 + 30_000;
+    match shared.store.release_leases(&shared.config.node_id).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(items = n, "resuming work left in flight by a previous process"),
+        Err(e) => tracing::warn!(error = %e, "could not release leftover leases"),
+    }
     loop {
         if *stopped.borrow() {
             return;

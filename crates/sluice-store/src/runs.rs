@@ -230,4 +230,9 @@ pub trait RunStore: Send + Sync {
     /// whether `owner` holds it. Work that must run on one node at a time (the scheduler, cron)
     /// runs only while its node holds the lease.
     async fn lead(&self, name: &str, owner: &str, now_ms: i64, ttl_ms: i64) -> Result<bool>;
+
+    /// Frees every queue lease held by `owner`. A node calls it as it starts: nothing can be in
+    /// flight under its name yet, so leases it holds are left over from a crash of a previous
+    /// process with the same id.
+    async fn release_leases(&self, owner: &str) -> Result<u64>;
 }

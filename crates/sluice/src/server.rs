@@ -115,6 +115,7 @@ async fn run(
             ..sluice_engine::driver::Config::default()
         },
         signing_key: config.signing_key.clone(),
+        node_id: node_id(store_url),
         ..sluice_engine::Config::default()
     };
     let engine = Arc::new(
@@ -213,5 +214,22 @@ fn redact_url(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    }
+}
+
+/// This node's lease owner name. SQLite has exactly one node per data directory, so its id is
+/// fixed and a restart after a crash reclaims the work the crashed process held at once. Nodes
+/// sharing PostgreSQL each need their own: `SLUICE_NODE_ID`, or host name and a random suffix.
+fn node_id(store_url: &str) -> String {
+    if let Ok(id) = std::env::var("SLUICE_NODE_ID") {
+        if !id.is_empty() {
+            return id;
+        }
+    }
+    if store_url.starts_with("postgres://") || store_url.starts_with("postgresql://") {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into());
+        format!("{host}-{}", ulid::Ulid::new())
+    } else {
+        "local".into()
     }
 }

@@ -32,7 +32,8 @@ macro_rules! conformance_tests {
             runs::runs_for_event_and_function_stats, runs::waits_resolve_once,
             runs::concurrent_claims_take_each_item_once,
             runs::concurrent_commits_of_one_run_serialize,
-            runs::leadership_is_exclusive_until_expiry);
+            runs::leadership_is_exclusive_until_expiry,
+            runs::release_leases_frees_only_the_owners);
     };
     (@each $fresh:expr; $($module:ident :: $name:ident),*) => {
         $(

@@ -525,4 +525,15 @@ impl RunStore for SqliteStore {
         })
         .await
     }
+
+    async fn release_leases(&self, owner: &str) -> Result<u64> {
+        let owner = owner.to_owned();
+        self.write(move |conn| {
+            let n = conn
+                .prepare_cached("UPDATE queue SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ?1")?
+                .execute([owner])?;
+            Ok(n as u64)
+        })
+        .await
+    }
 }

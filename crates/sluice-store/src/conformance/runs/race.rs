@@ -89,3 +89,19 @@ pub async fn leadership_is_exclusive_until_expiry(store: Arc<dyn Store>) {
     assert!(!store.lead("scheduler", "a", 1_200, 100).await.unwrap());
     assert!(store.lead("cron", "a", 1_200, 100).await.unwrap(), "names are independent");
 }
+
+/// A restarted node frees the leases its previous process held, and only those.
+pub async fn release_leases_frees_only_the_owners(store: Arc<dyn Store>) {
+    let mut ids = Ids::new();
+    let r = ids.next();
+    create(&store, vec![run(r, "fn", 0)]).await;
+    store
+        .enqueue(vec![item(ids.next(), r, 0), item(ids.next(), r, 0)])
+        .await
+        .unwrap();
+    assert_eq!(store.claim_due("node-a", 10, 1_000_000, 1).await.unwrap().len(), 1);
+    assert_eq!(store.claim_due("node-b", 10, 1_000_000, 1).await.unwrap().len(), 1);
+    assert_eq!(store.release_leases("node-a").await.unwrap(), 1);
+    let again = store.claim_due("node-c", 20, 1_000, 10).await.unwrap();
+    assert_eq!(again.len(), 1, "only node-a's item is free again");
+}
