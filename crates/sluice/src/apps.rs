@@ -36,9 +36,13 @@ pub enum AppsCommand {
     List,
     /// One app: URL, SDK, hash, functions and their triggers, warnings, recent syncs.
     Show { id: String },
-    /// Sync the app served at URL (e.g. http://localhost:3000/api/inngest): Sluice sends it a
-    /// PUT and the app registers its functions.
-    Add { url: String },
+    /// Sync the app served at APP_URL (e.g. http://localhost:3000/api/inngest): Sluice sends it
+    /// a PUT and the app registers its functions.
+    Add {
+        /// The app's Inngest endpoint. (Named apart from `--url`, which is Sluice's.)
+        #[arg(value_name = "APP_URL")]
+        app_url: String,
+    },
     /// Ask an app to sync again.
     Resync { id: String },
     /// Remove an app and its functions (its sync history and runs stay).
@@ -55,8 +59,8 @@ pub async fn run(args: AppsArgs) -> anyhow::Result<()> {
     match args.command {
         AppsCommand::List => list(&api).await,
         AppsCommand::Show { id } => show(&api, &id).await,
-        AppsCommand::Add { url } => {
-            let body = serde_json::json!({ "url": url });
+        AppsCommand::Add { app_url } => {
+            let body = serde_json::json!({ "url": app_url });
             synced(
                 api.call(reqwest::Method::POST, "/v1/apps", Some(body))
                     .await?,
@@ -434,5 +438,42 @@ mod tests {
     fn ids_are_encoded_in_paths() {
         assert_eq!(encode("my-app_1.x"), "my-app_1.x");
         assert_eq!(encode("a/b c"), "a%2Fb%20c");
+    }
+}
+
+#[cfg(test)]
+mod cli_tests {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Top,
+    }
+
+    #[derive(clap::Subcommand)]
+    enum Top {
+        Apps(super::AppsArgs),
+    }
+
+    #[test]
+    fn the_app_url_and_sluice_url_do_not_clash() {
+        let Top::Apps(args) = Cli::try_parse_from([
+            "sluice",
+            "apps",
+            "add",
+            "http://localhost:3000/api/inngest",
+            "--url",
+            "http://127.0.0.1:9999",
+        ])
+        .unwrap()
+        .command;
+        assert_eq!(args.url, "http://127.0.0.1:9999");
+        match args.command {
+            super::AppsCommand::Add { app_url } => {
+                assert_eq!(app_url, "http://localhost:3000/api/inngest")
+            }
+            other => panic!("expected add, got {other:?}"),
+        }
     }
 }

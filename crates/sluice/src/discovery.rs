@@ -192,8 +192,9 @@ async fn round(
             (Err(PingError::SyncFailed { .. }), Origin::Scanned) => {}
             (Err(e), Origin::Scanned) => tracing::debug!("{e}"),
             (Err(e), origin) => {
-                if origin == Origin::Explicit || matches!(before, Some(Ok(()))) {
-                    tracing::warn!("cannot sync {url}: {e}");
+                let loud = origin == Origin::Explicit || matches!(before, Some(Ok(())));
+                if loud && !refusal_already_logged(store, e).await {
+                    tracing::warn!("cannot sync: {e}");
                 }
                 let at = sluice_server::now_ms();
                 if let Err(err) = store
@@ -205,6 +206,18 @@ async fn round(
             }
         }
     }
+}
+
+/// Whether `e` is Sluice's own refusal, which the register handler stored (on the app, as its
+/// last error) and logged already. A refusal Sluice never saw (the SDK could not reach it) is not.
+async fn refusal_already_logged(store: &Arc<dyn Store>, e: &PingError) -> bool {
+    let PingError::SyncFailed { message, .. } = e else {
+        return false;
+    };
+    store.list_apps().await.is_ok_and(|apps| {
+        apps.iter()
+            .any(|a| a.last_error.as_deref() == Some(message.as_str()))
+    })
 }
 
 /// The URLs on localhost where an Inngest SDK answers.

@@ -11,8 +11,10 @@
 //! | `DELETE /v1/apps/{id}` | remove the app and its functions (history stays) |
 //! | `GET /v1/functions`, `GET /v1/functions/{id}` | triggers, retries, config, ignored settings |
 //!
-//! In cloud mode the REST routes need `Authorization: Bearer <signing key>` (plain or hashed):
-//! they reveal the apps' URLs, and `POST /v1/apps` makes the server send requests.
+//! `/fn/register` checks the SDK's bearer token itself (cloud mode). The REST routes are guarded
+//! with the rest of `/v1` by [`crate::auth::guard`]: in cloud mode they need the signing key as a
+//! bearer token or a dashboard session, since they reveal the apps' URLs and `POST /v1/apps` makes
+//! the server send requests.
 //!
 //! When a sync changes the function set, or an app is removed, the engine is told through
 //! [`crate::EngineHooks::functions_changed`], so its trigger index follows at once.
@@ -21,13 +23,10 @@ pub mod ping;
 mod register;
 mod rest;
 
-use axum::extract::FromRequestParts;
-use axum::http::header;
-use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::{ApiError, Mode, SharedState};
+use crate::SharedState;
 
 pub fn router() -> Router<SharedState> {
     Router::new()
@@ -38,33 +37,4 @@ pub fn router() -> Router<SharedState> {
         .route("/v1/apps/{id}/resync", post(rest::resync_app))
         .route("/v1/functions", get(rest::list_functions))
         .route("/v1/functions/{id}", get(rest::get_function))
-}
-
-/// Proof that the caller may use the apps API: anyone in dev mode, the signing key's holder in
-/// cloud mode.
-pub struct Admin;
-
-impl FromRequestParts<SharedState> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &SharedState,
-    ) -> Result<Self, Self::Rejection> {
-        if state.config.mode == Mode::Dev {
-            return Ok(Admin);
-        }
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        match state.config.signing_key.as_deref() {
-            Some(key) if sluice_core::sign::key_matches_bearer(key, bearer) => Ok(Admin),
-            _ => Err(ApiError::unauthorized(
-                "send the signing key as `Authorization: Bearer <key>` (sluice apps reads it \
-                 from --signing-key or SLUICE_SIGNING_KEY)",
-            )),
-        }
-    }
 }

@@ -13,7 +13,6 @@ use sluice_store::{AppRecord, FunctionRecord, SyncRecord};
 
 use super::ping::{self, PingError, Pinged, PING_TIMEOUT};
 use super::register::unenforced_text;
-use super::Admin;
 use crate::{now_ms, ApiError, SharedState};
 
 /// Sync history rows shown with one app.
@@ -169,16 +168,12 @@ async fn one_app(state: &SharedState, id: &str) -> Result<Option<AppOut>, ApiErr
 }
 
 /// `GET /v1/apps`.
-pub async fn list_apps(
-    _: Admin,
-    State(state): State<SharedState>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn list_apps(State(state): State<SharedState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "data": all_apps(&state).await? })))
 }
 
 /// `GET /v1/apps/{id}`: the app, its functions and its recent syncs, newest first.
 pub async fn get_app(
-    _: Admin,
     State(state): State<SharedState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -195,7 +190,6 @@ pub struct AddApp {
 
 /// `POST /v1/apps` `{url}`: asks the app at `url` to sync, and reports how that went.
 pub async fn add_app(
-    _: Admin,
     State(state): State<SharedState>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
@@ -210,7 +204,6 @@ pub async fn add_app(
 
 /// `POST /v1/apps/{id}/resync`.
 pub async fn resync_app(
-    _: Admin,
     State(state): State<SharedState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -224,7 +217,6 @@ pub async fn resync_app(
 
 /// `DELETE /v1/apps/{id}`: the app and its functions go; its sync history and runs stay.
 pub async fn delete_app(
-    _: Admin,
     State(state): State<SharedState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -237,10 +229,7 @@ pub async fn delete_app(
 }
 
 /// `GET /v1/functions`.
-pub async fn list_functions(
-    _: Admin,
-    State(state): State<SharedState>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn list_functions(State(state): State<SharedState>) -> Result<Json<Value>, ApiError> {
     let functions: Vec<FunctionOut> = state
         .store
         .list_functions()
@@ -253,7 +242,6 @@ pub async fn list_functions(
 
 /// `GET /v1/functions/{id}`.
 pub async fn get_function(
-    _: Admin,
     State(state): State<SharedState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
