@@ -10,8 +10,8 @@
 mod dashboard;
 mod ingest;
 mod report;
-mod webhooks;
 mod runs;
+mod webhooks;
 
 use clap::{Parser, Subcommand};
 
