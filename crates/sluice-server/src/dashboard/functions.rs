@@ -205,7 +205,7 @@ fn render(f: &FunctionRecord, c: &Counts, recent: &[sluice_store::RunRecord]) ->
         section {
             h2 { "Invoke" }
             form.stack data-action=(format!("/dashboard/actions/functions/{}/invoke", seg(&f.id))) data-then="goto:/runs/{data.run_id}" data-json-form {
-                label { "Event data (JSON object), sent as " code { "inngest/function.invoked" }
+                label { span { "Event data (JSON object), sent as " code { "inngest/function.invoked" } }
                     textarea name="data" rows="5" spellcheck="false" data-json="object" { "{}" }
                 }
                 p.json-error role="alert" hidden {}

@@ -123,9 +123,11 @@ pub async fn list(
                                     td data-label="URL" { code.copy { (intake_url(&state, &headers, &row.name)) } }
                                     td data-label="Verifier" { (s.preset.as_deref().unwrap_or("custom")) " · " (s.scheme) }
                                     td data-label="Deliveries" {
-                                        span.badge.s-completed { (c.accepted) " accepted" } " "
-                                        span.badge.s-failed { (c.rejected + c.failed) " refused" } " "
-                                        span.badge.s-cancelled { (c.duplicate) " duplicate" }
+                                        span.counts {
+                                            span.badge.s-completed { (c.accepted) " accepted" } " "
+                                            span.badge.s-failed { (c.rejected + c.failed) " refused" } " "
+                                            span.badge.s-cancelled { (c.duplicate) " duplicate" }
+                                        }
                                     }
                                 }
                             }
@@ -294,7 +296,7 @@ fn transform_editor(name: &str, s: &Shown, deliveries: &[DeliverySummary]) -> Ma
         details.panel #transform open[s.transform.is_some()] {
             summary { "Transform" @if s.transform.is_none() { " (none: the preset maps deliveries)" } }
             form.stack #transform-form data-action=(format!("/dashboard/actions/v1/webhooks/{}", seg(name))) data-method="PUT" data-then="reload" data-shape="transform" {
-                label { "JavaScript: " code { "function transform(evt, headers, queryParams, raw)" } " returns " code { "{name, data, id?, ts?}" } " or an array"
+                label { span { "JavaScript: " code { "function transform(evt, headers, queryParams, raw)" } " returns " code { "{name, data, id?, ts?}" } " or an array" }
                     textarea name="transform" rows="8" spellcheck="false" { (s.transform.as_deref().unwrap_or(default)) }
                 }
                 div.row {
