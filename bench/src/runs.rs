@@ -30,7 +30,9 @@ impl Drop for KillOnDrop {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -40,7 +42,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "run `npm ci` in {} first",
         app_dir.display()
     );
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let dir = std::env::temp_dir().join(format!("sluice-bench-runs-{}", ulid::Ulid::new()));
         let store = sluice_store::open(dir.to_str().unwrap()).await?;

@@ -473,13 +473,9 @@ fn invoke<S: EngineStore + ?Sized>(
         received_at: now,
     };
     let sync = index.as_ref().and_then(|i| i.sync_of(&function.app_id));
-    t.runs.push(new_run(
-        &function,
-        sync,
-        &[&event],
-        now,
-        Some((run.id, step_id.clone())),
-    ));
+    let mut child = new_run(&function, sync, &[&event], now, Some((run.id, step_id.clone())));
+    crate::scheduler::set_limits(&mut child, &shared.config.limits);
+    t.runs.push(child);
     t.direct_events.push(event);
     t.enqueue
         .push(Payload::InvokeTimeout { step_id }.item(run.id, timeout_at_ms));

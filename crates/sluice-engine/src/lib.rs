@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 
 pub use index::Index;
 pub use payload::Payload;
-pub use scheduler::new_run;
+pub use scheduler::{new_run, set_limits};
 
 /// The parts of the store the engine uses.
 pub trait EngineStore: EventStore + RunStore + AppStore + Send + Sync + 'static {}
@@ -65,6 +65,8 @@ pub struct Config {
     pub max_in_flight: usize,
     /// Longest the loops sleep without a wake-up.
     pub poll: Duration,
+    /// Step output, run state and step count limits given to new runs.
+    pub limits: sluice_core::run::Limits,
     /// Names this node's leases. Keep it stable across restarts of one node (the SQLite store has
     /// one node), so a restarted process frees the leases its crashed predecessor held; give each
     /// node on a shared PostgreSQL its own.
@@ -79,6 +81,7 @@ impl Default for Config {
                 ..driver::Config::default()
             },
             signing_key: None,
+            limits: sluice_core::run::Limits::default(),
             max_in_flight: 64,
             poll: Duration::from_millis(100),
             node_id: format!("node-{}", ulid::Ulid::new()),

@@ -61,6 +61,14 @@ pub fn new_run(
     }
 }
 
+/// Applies this node's configured limits to a new run's state.
+pub fn set_limits(run: &mut NewRun, limits: &sluice_core::run::Limits) {
+    if let Ok(mut state) = serde_json::from_str::<RunState>(&run.state) {
+        state.limits = limits.clone();
+        run.state = serde_json::to_string(&state).expect("state serializes");
+    }
+}
+
 /// One pass over unscheduled events. Returns how many it scheduled.
 pub async fn schedule_pending<S: EngineStore + ?Sized>(shared: &Shared<S>) -> crate::Result<usize> {
     let events = shared.store.unscheduled_events(BATCH).await?;
@@ -80,6 +88,9 @@ pub async fn schedule_pending<S: EngineStore + ?Sized>(shared: &Shared<S>) -> cr
             batch
                 .runs
                 .push(new_run(&f, index.sync_of(&f.app_id), &[event], now, None));
+            if let Some(run) = batch.runs.last_mut() {
+                set_limits(run, &shared.config.limits);
+            }
         }
     }
     let names: BTreeSet<String> = events.iter().map(|e| e.name.clone()).collect();
@@ -167,6 +178,7 @@ pub async fn fire_crons<S: EngineStore + ?Sized>(
                 now,
                 None,
             );
+            set_limits(&mut run, &shared.config.limits);
             // Several nodes may tick the same slot; the key lets exactly one run through.
             run.dedupe = Some((format!("cron:{}:{due}", cron.spec), now + DEDUPE_MS));
             batch.new_events.push(event);

@@ -212,8 +212,9 @@ async fn rerun(
     run.events = old.events.clone();
     run.event_id = old.event_id;
     run.event_name = old.event_name.clone();
+    let old_state: RunState = serde_json::from_str(&old.state).map_err(ApiError::internal)?;
+    sluice_engine::set_limits(&mut run, &old_state.limits);
     if let Some(step) = body.from_step {
-        let old_state: RunState = serde_json::from_str(&old.state).map_err(ApiError::internal)?;
         let Some(pos) = old_state.stack.iter().position(|s| *s == step) else {
             return Err(ApiError::bad_request(format!(
                 "run {} has no completed step {step}",

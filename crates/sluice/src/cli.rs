@@ -65,6 +65,15 @@ pub struct ServeArgs {
     /// Allow webhook sources with the `none` scheme (no signature check) outside dev mode.
     #[arg(long, env = "SLUICE_ALLOW_UNSIGNED_WEBHOOKS")]
     pub allow_unsigned_webhooks: bool,
+    /// Largest output of one step, in bytes; a bigger one fails the run.
+    #[arg(long, env = "SLUICE_MAX_STEP_OUTPUT_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_step_output_bytes: usize,
+    /// Largest total of a run's step results, in bytes.
+    #[arg(long, env = "SLUICE_MAX_RUN_STATE_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub max_run_state_bytes: usize,
+    /// Most steps one run may have.
+    #[arg(long, env = "SLUICE_MAX_STEPS", default_value_t = 1000)]
+    pub max_steps: usize,
     /// Log filter, e.g. `info` or `sluice=debug`.
     #[arg(long, env = "SLUICE_LOG", default_value = "info")]
     pub log: String,

@@ -50,8 +50,7 @@ pub async fn run_dev(args: DevArgs, dotenv: Option<PathBuf>) -> anyhow::Result<(
         config,
         &store_url,
         &args.host,
-        args.serve.port,
-        args.serve.request_timeout,
+        &args.serve,
         dotenv,
         Some(args.discovery),
     )
@@ -81,8 +80,7 @@ pub async fn run_start(args: StartArgs, dotenv: Option<PathBuf>) -> anyhow::Resu
         config,
         &store_url,
         &args.host,
-        args.serve.port,
-        args.serve.request_timeout,
+        &args.serve,
         dotenv,
         None,
     )
@@ -93,14 +91,14 @@ async fn run(
     config: ServerConfig,
     store_url: &str,
     host: &str,
-    port: u16,
-    request_timeout_secs: u64,
+    serve: &ServeArgs,
     dotenv: Option<PathBuf>,
     discovery: Option<DiscoveryArgs>,
 ) -> anyhow::Result<()> {
     let store = sluice_store::open(store_url)
         .await
         .with_context(|| format!("cannot open the store at {}", redact_url(store_url)))?;
+    let port = serve.port;
     let listener = tokio::net::TcpListener::bind((host, port))
         .await
         .with_context(|| {
@@ -110,12 +108,17 @@ async fn run(
     let mode = config.mode;
     let engine_config = sluice_engine::Config {
         driver: sluice_engine::driver::Config {
-            request_timeout: std::time::Duration::from_secs(request_timeout_secs),
+            request_timeout: std::time::Duration::from_secs(serve.request_timeout),
             server_kind: mode.as_str().to_owned(),
             ..sluice_engine::driver::Config::default()
         },
         signing_key: config.signing_key.clone(),
         node_id: node_id(store_url),
+        limits: sluice_core::run::Limits {
+            max_step_output_bytes: serve.max_step_output_bytes,
+            max_state_bytes: serve.max_run_state_bytes,
+            max_steps: serve.max_steps,
+        },
         ..sluice_engine::Config::default()
     };
     let engine = Arc::new(
