@@ -306,23 +306,6 @@ fn waits_sleeps_and_cancellation(sdk: Sdk) {
         json!({"orderId": order, "amount": 150}),
     ));
 
-    let run = s.finished(&wait_match, RUN_DEADLINE);
-    assert_status(&run, "Completed");
-    assert_eq!(
-        run["output"],
-        json!({"approval": {"orderId": order, "ok": true}}),
-        "{}",
-        pretty(&run)
-    );
-    let run = s.finished(&wait_if, RUN_DEADLINE);
-    assert_status(&run, "Completed");
-    assert_eq!(
-        run["output"],
-        json!({"payment": {"orderId": order, "amount": 150}}),
-        "{}",
-        pretty(&run)
-    );
-
     let run = s.finished(&timeout, RUN_DEADLINE);
     assert_status(&run, "Completed");
     assert_eq!(
@@ -360,6 +343,24 @@ fn waits_sleeps_and_cancellation(sdk: Sdk) {
         "nothing runs after a cancel:\n{}",
         pretty(&run)
     );
+
+    // The matched waits are checked last: they take longest to go wrong (a 60 s timeout).
+    let run = s.finished(&wait_match, RUN_DEADLINE);
+    assert_status(&run, "Completed");
+    assert_eq!(
+        run["output"],
+        json!({"approval": {"orderId": order, "ok": true}}),
+        "{}",
+        pretty(&run)
+    );
+    let run = s.finished(&wait_if, RUN_DEADLINE);
+    assert_status(&run, "Completed");
+    assert_eq!(
+        run["output"],
+        json!({"payment": {"orderId": order, "amount": 150}}),
+        "{}",
+        pretty(&run)
+    );
 }
 
 /// A 5 s sleep survives `kill -9` of Sluice: the restarted server wakes the run on time.
@@ -386,12 +387,13 @@ fn sleep_survives_restart(sdk: Sdk) {
 
 /// Limits and a dead app: each ends in a clear, stored run error, never a stuck run.
 fn faults(sdk: Sdk) {
-    let Some(mut env) = Env::start(sdk, &["--request-timeout", "3"]) else {
+    // The step limit is lowered to 25 (default 1,000) so the over-limit run takes seconds.
+    let Some(mut env) = Env::start(sdk, &["--request-timeout", "3", "--max-steps", "25"]) else {
         return;
     };
     let s = &env.sluice;
     let big = env.trigger("test/big-output", json!({}), "big-output");
-    let many = env.trigger("test/many-steps", json!({"steps": 1001}), "many-steps");
+    let many = env.trigger("test/many-steps", json!({"steps": 26}), "many-steps");
     let slow = env.trigger("test/slow", json!({"ms": 8000}), "slow");
 
     let run = s.finished(&big, RUN_DEADLINE);
@@ -410,12 +412,18 @@ fn faults(sdk: Sdk) {
         "the error names the 3 s request timeout: {error}"
     );
 
-    let run = s.finished(&many, Duration::from_secs(240));
+    let run = s.finished(&many, RUN_DEADLINE);
     assert_status(&run, "Failed");
     let error = error_text(&run);
     assert!(
-        error.contains("step") && (error.contains("1000") || error.contains("1,000")),
-        "more than 1,000 steps names the limit: {error}"
+        error.contains("step") && error.contains("25"),
+        "a 26th step names the limit of 25: {error}"
+    );
+    assert_eq!(
+        step_entries(&run, "s24").len(),
+        1,
+        "25 steps ran:\n{}",
+        pretty(&run)
     );
 
     // The app goes away: connection refused. `no-retry` has `retries: 0`, so it fails at once.
