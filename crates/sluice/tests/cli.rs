@@ -40,6 +40,9 @@ fn sluice(dir: &Path) -> Command {
 }
 
 /// Spawns and waits for the "listening on" line; returns the port it printed.
+// The child moves into `Sluice`, whose `Drop` kills and waits for it; only a failed start-up
+// (which panics the test) could leave it, and the test process exits right after.
+#[allow(clippy::zombie_processes)]
 fn start(mut cmd: Command) -> Sluice {
     let mut child = cmd.spawn().expect("spawn sluice");
     let stdout = child.stdout.take().unwrap();
