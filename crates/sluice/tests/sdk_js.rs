@@ -498,26 +498,32 @@ fn cron_function_runs_on_schedule() {
     );
 }
 
-/// Function URLs that answer, but not through an Inngest SDK (a 404 page, an HTML 200): the run
-/// fails with an error that says so and shows the status and the start of the body.
+/// Function URLs that answer, but not through the protocol: a 404 page and an HTML 200 (not an
+/// SDK at all), a cut-off 206, an unknown opcode and an unsupported one (`AIGateway`). Each run
+/// fails at once with an error that says what was wrong.
 #[test]
-fn non_sdk_answers_fail_the_run_clearly() {
+fn protocol_violations_fail_the_run_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = not_an_sdk_server();
+    let fake = sdk::fake::serve();
     let sluice = Sluice::start(dir.path(), free_port(), &[], &[]);
-    let function = |slug: &str| {
-        json!({
-            "id": format!("fake-{slug}"),
-            "name": slug,
-            "triggers": [{"event": format!("test/fake.{slug}")}],
-            "steps": {"step": {
-                "id": "step",
-                "name": "step",
-                "runtime": {"type": "http", "url": format!("http://127.0.0.1:{fake}/{slug}?fnId=fake-{slug}&stepId=step")},
-                "retries": {"attempts": 0}
-            }}
+    let slugs = ["not-found", "html", "malformed", "unknown-op", "ai-gateway"];
+    let functions: Vec<Value> = slugs
+        .iter()
+        .map(|slug| {
+            let url = format!("http://127.0.0.1:{fake}/{slug}?fnId=fake-{slug}&stepId=step");
+            json!({
+                "id": format!("fake-{slug}"),
+                "name": slug,
+                "triggers": [{"event": format!("test/fake.{slug}")}],
+                "steps": {"step": {
+                    "id": "step",
+                    "name": "step",
+                    "runtime": {"type": "http", "url": url},
+                    "retries": {"attempts": 0}
+                }}
+            })
         })
-    };
+        .collect();
     let (status, body) = sluice.post(
         "/fn/register",
         &json!({
@@ -527,66 +533,33 @@ fn non_sdk_answers_fail_the_run_clearly() {
             "appName": "fake",
             "sdk": "js:v4.24.0",
             "v": "0.1",
-            "functions": [function("not-found"), function("html")],
+            "functions": functions,
         }),
     );
     assert_eq!(status, 200, "register: {body}");
 
-    for (slug, status) in [("not-found", "404"), ("html", "200")] {
-        let run = sluice.trigger_and_finish(
-            event(&format!("test/fake.{slug}"), json!({})),
-            &format!("fake-{slug}"),
-            RUN_DEADLINE,
-        );
+    let runs: Vec<(&str, String)> = slugs
+        .iter()
+        .map(|slug| {
+            let id = sluice.send(event(&format!("test/fake.{slug}"), json!({})));
+            (*slug, sluice.run_for(&id, &format!("fake-{slug}")))
+        })
+        .collect();
+    for (slug, run_id) in runs {
+        let run = sluice.finished(&run_id, RUN_DEADLINE);
         assert_status(&run, "Failed");
         let error = error_text(&run);
-        assert!(
-            error.contains(status) && error.contains("<html>") && error.contains("SDK"),
-            "the error names the status, shows the body, and says it was not an SDK: {error}"
-        );
+        let says = |s: &str| error.contains(s);
+        let clear = match slug {
+            "not-found" => says("404") && says("<html>") && says("SDK"),
+            "html" => says("200") && says("<html>") && says("SDK"),
+            "malformed" => {
+                let lower = error.to_lowercase();
+                lower.contains("206") || lower.contains("json") || lower.contains("opcode")
+            }
+            "unknown-op" => says("Teleport"),
+            _ => says("AIGateway"),
+        };
+        assert!(clear, "{slug}: the run error says what went wrong: {error}");
     }
-}
-
-/// A plain HTTP server that answers `/not-found…` with an HTML 404 and anything else with an
-/// HTML 200, never with `X-Inngest-SDK`. Runs until the test process ends.
-fn not_an_sdk_server() -> u16 {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut request_line = String::new();
-                if reader.read_line(&mut request_line).is_err() {
-                    return;
-                }
-                let mut length = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    let lower = line.to_ascii_lowercase();
-                    if let Some(v) = lower.strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; length];
-                let _ = reader.read_exact(&mut body);
-                let (status, page) = if request_line.contains(" /not-found") {
-                    ("404 Not Found", "<html><body>Cannot POST</body></html>")
-                } else {
-                    ("200 OK", "<html><body>Welcome to my blog</body></html>")
-                };
-                let mut stream = stream;
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status}\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
-                    page.len()
-                );
-            });
-        }
-    });
-    port
 }
