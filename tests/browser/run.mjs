@@ -137,7 +137,14 @@ await Promise.all([
   page.waitForURL((u) => u.pathname.startsWith("/runs/") && !u.pathname.endsWith(seeded.completed)),
   page.locator("button", { hasText: /^Rerun$/ }).click(),
 ]);
-await page.locator("h1 .badge", { hasText: "Completed" }).waitFor({ timeout: 20000 });
+try {
+  await page.locator("h1 .badge", { hasText: "Completed" }).waitFor({ timeout: 20000 });
+} catch (e) {
+  const shown = await page.locator("h1").innerText();
+  const live = await page.evaluate(() => document.body.dataset.live);
+  await page.reload();
+  throw new Error(`rerun not shown completed: page showed ${shown} (live ${live}); after reload ${await page.locator("h1").innerText()}`);
+}
 check((await page.locator("section.result").innerText()).includes("done"), "the rerun's output");
 
 // ---- Send an event: bad JSON is refused in the form, good JSON is sent and triggers a run. ----

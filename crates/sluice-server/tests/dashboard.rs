@@ -155,7 +155,7 @@ async fn every_page_renders_the_seeded_data() {
         assert!(runs.contains(text), "runs list lacks {text:?}");
     }
     assert!(
-        runs.contains("data-live=\"/dashboard/stream\""),
+        runs.contains("data-live=\"/dashboard/stream?since="),
         "the first page is live"
     );
 
@@ -189,7 +189,7 @@ async fn every_page_renders_the_seeded_data() {
         "this run used the current sync"
     );
     assert!(running.contains(&format!(
-        "data-live=\"/dashboard/stream?run={}\"",
+        "data-live=\"/dashboard/stream?run={}&amp;since=",
         s.running
     )));
 

@@ -27,11 +27,12 @@ const NAV: [(Nav, &str, &str); 5] = [
     (Nav::Webhooks, "/sources", "Webhooks"),
 ];
 
-/// What a page wants to be refreshed on: nothing, any run change, or one run's changes.
+/// What a page wants to be refreshed on: nothing, any run change, or one run's changes; each
+/// with the fingerprint ([`super::stream::fingerprint`]) the page was rendered at.
 pub enum Live {
     Off,
-    Runs,
-    Run(String),
+    Runs(Option<u64>),
+    Run(String, Option<u64>),
 }
 
 /// A whole HTML page.
@@ -45,8 +46,11 @@ pub fn frame(
 ) -> Response {
     let live_attr = match &live {
         Live::Off => None,
-        Live::Runs => Some("/dashboard/stream".to_owned()),
-        Live::Run(id) => Some(format!("/dashboard/stream?run={id}")),
+        Live::Runs(since) => Some(format!("/dashboard/stream?since={:x}", since.unwrap_or(0))),
+        Live::Run(id, since) => Some(format!(
+            "/dashboard/stream?run={id}&since={:x}",
+            since.unwrap_or(0)
+        )),
     };
     let mode = state.config.mode;
     let markup = html! {

@@ -68,7 +68,8 @@ pub async fn page(
             let live = if is_terminal(&l.run.status) {
                 Live::Off
             } else {
-                Live::Run(l.run.id.to_string())
+                let since = super::stream::fingerprint(&state, Some(l.run.id)).await;
+                Live::Run(l.run.id.to_string(), since)
             };
             let title = format!("Run {}", l.run.id);
             frame(&state, &viewer, &title, Nav::Runs, live, render(&l))

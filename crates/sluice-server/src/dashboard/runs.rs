@@ -136,14 +136,24 @@ pub async fn page(
     viewer: Viewer,
     Query(params): Query<Params>,
 ) -> Response {
+    // Taken before the list is read: a change after it ticks the stream, none is lost.
+    let since = super::stream::fingerprint(&state, None).await;
     match render(&state, &params).await {
-        Ok((body, live)) => page_frame(&state, &viewer, body, live),
+        Ok((body, live)) => page_frame(&state, &viewer, body, live.then_some(since)),
         Err(e) => error_page(&state, &viewer, Nav::Runs, e),
     }
 }
 
-fn page_frame(state: &SharedState, viewer: &Viewer, body: Markup, live: bool) -> Response {
-    let live = if live { Live::Runs } else { Live::Off };
+fn page_frame(
+    state: &SharedState,
+    viewer: &Viewer,
+    body: Markup,
+    live: Option<Option<u64>>,
+) -> Response {
+    let live = match live {
+        Some(since) => Live::Runs(since),
+        None => Live::Off,
+    };
     frame(state, viewer, "Runs", Nav::Runs, live, body)
 }
 

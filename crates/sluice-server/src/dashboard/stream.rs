@@ -1,6 +1,7 @@
 //! Live updates: `GET /dashboard/stream` is a server-sent event stream that sends `tick` whenever
 //! the runs change (or, with `?run=<id>`, whenever that run changes). The page's script then
-//! fetches itself again and swaps its content in.
+//! fetches itself again and swaps its content in. Pages pass the fingerprint they were rendered
+//! at (`since`), so a change that lands between rendering and connecting is not missed.
 //!
 //! Each stream polls the store once a second with cheap indexed reads: the newest run, and the
 //! runs that are queued or running (their versions change on every step). Polling keeps this
@@ -29,10 +30,13 @@ const WATCHED: usize = 200;
 #[derive(Debug, Deserialize)]
 pub struct Params {
     run: Option<String>,
+    /// The fingerprint the page was rendered at, so a change between rendering and connecting
+    /// still ticks.
+    since: Option<String>,
 }
 
 /// A fingerprint of what the page shows; a change means "refresh".
-async fn fingerprint(state: &SharedState, run: Option<Ulid>) -> Option<u64> {
+pub(super) async fn fingerprint(state: &SharedState, run: Option<Ulid>) -> Option<u64> {
     let mut h = DefaultHasher::new();
     match run {
         Some(id) => {
@@ -78,7 +82,14 @@ pub async fn stream(
     let run = p.run.as_deref().and_then(|r| Ulid::from_string(r).ok());
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
-        let mut last = fingerprint(&state, run).await;
+        let mut last = match p
+            .since
+            .as_deref()
+            .and_then(|s| u64::from_str_radix(s, 16).ok())
+        {
+            Some(since) => Some(since),
+            None => fingerprint(&state, run).await,
+        };
         let mut interval = tokio::time::interval(POLL);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -241,8 +241,10 @@
         else if (closed.has(d.id)) d.open = false;
       }
       init(main);
+      // The stream keeps its own fingerprint; reconnect only when the page watches something else.
       const live = doc.body.dataset.live || "";
-      if (live !== (document.body.dataset.live || "")) {
+      const was = document.body.dataset.live || "";
+      if (stripSince(live) !== stripSince(was)) {
         if (live) document.body.dataset.live = live; else delete document.body.dataset.live;
         connect();
       }
@@ -251,6 +253,10 @@
     } finally {
       refreshing = false;
     }
+  }
+
+  function stripSince(url) {
+    return url.replace(/[?&]since=[0-9a-f]*/, "");
   }
 
   function connect() {
