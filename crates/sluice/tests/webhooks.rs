@@ -41,17 +41,20 @@ fn start_dev(dir: &Path) -> Sluice {
         .args(["dev", "--port", &port.to_string()])
         .spawn()
         .expect("spawn sluice");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let stdout = child.stdout.take().unwrap();
+    // Owned by the guard from here, so a failed start still kills and reaps the child.
+    let server = Sluice {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let mut lines = BufReader::new(stdout).lines();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         assert!(Instant::now() < deadline, "sluice did not start");
         let line = lines.next().expect("sluice exited early").unwrap();
         if line.contains("listening on ") {
             std::thread::spawn(move || for _ in lines {});
-            return Sluice {
-                child,
-                url: format!("http://127.0.0.1:{port}"),
-            };
+            return server;
         }
     }
 }

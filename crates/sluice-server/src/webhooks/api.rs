@@ -13,10 +13,13 @@
 //! Who may call these routes is decided in front of them, by the server's REST guard (in cloud
 //! mode, the signing key as a bearer token or a dashboard session), as for every `/v1` route.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sluice_store::{Delivery, DeliveryQuery, DeliverySummary, NewDelivery, Outcome, WebhookSource};
@@ -27,7 +30,7 @@ use super::intake::{notify_engine, recorded_response, Refusal};
 use super::source::{
     check_allowed, intake_url, parse_stored, rfc3339, to_stored, SourceIn, SourceOut,
 };
-use super::{to_events, WebhookError};
+use super::{to_events, Intake, WebhookError};
 use crate::{now_ms, SharedState};
 
 fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, WebhookError> {
@@ -135,6 +138,7 @@ pub(super) async fn show(
 
 pub(super) async fn update(
     State(state): State<SharedState>,
+    Extension(intake): Extension<Arc<Intake>>,
     headers: HeaderMap,
     Path(name): Path<String>,
     body: Bytes,
@@ -146,14 +150,18 @@ pub(super) async fn update(
         .store
         .upsert_webhook_source(&source.name, to_stored(&source)?, now_ms())
         .await?;
+    intake.forget(&name);
     source_response(&state, &headers, StatusCode::OK, &row, &source).await
 }
 
 pub(super) async fn remove(
     State(state): State<SharedState>,
+    Extension(intake): Extension<Arc<Intake>>,
     Path(name): Path<String>,
 ) -> Result<Response, WebhookError> {
-    if !state.store.delete_webhook_source(&name).await? {
+    let existed = state.store.delete_webhook_source(&name).await?;
+    intake.forget(&name);
+    if !existed {
         return Err(WebhookError::not_found(format!(
             "no webhook source named {name:?}"
         )));
@@ -310,49 +318,51 @@ pub(super) async fn delivery(
 /// checked again: it was checked on arrival, and its timestamp has gone stale since.
 async fn remap(
     state: &SharedState,
+    intake: &Intake,
     source: Source,
     delivery: Delivery,
 ) -> Result<(Delivery, Result<Processed, Refusal>), WebhookError> {
     let limits = state.config.webhooks.transform_limits;
     let max_events = state.config.ingest.max_events;
     let now_secs = now_ms().div_euclid(1000);
-    tokio::task::spawn_blocking(move || {
-        let source = Source {
-            scheme: Scheme::None,
-            ..source
-        };
-        let result = process_with_limits(
-            &source,
-            &delivery.headers,
-            &delivery.query,
-            delivery.content_type.as_deref(),
-            &delivery.body,
-            now_secs,
-            &limits,
-        )
-        .map_err(Refusal::from)
-        .and_then(|p| {
-            if p.events.len() > max_events {
-                return Err(Refusal {
-                    status: StatusCode::UNPROCESSABLE_ENTITY,
-                    outcome: Outcome::Failed,
-                    code: "too_many_events",
-                    message: format!(
-                        "the delivery produced {} events; at most {max_events} are allowed",
-                        p.events.len()
-                    ),
-                });
-            }
-            Ok(p)
-        });
-        (delivery, result)
-    })
-    .await
-    .map_err(|e| WebhookError::internal(format!("webhook processing task: {e}")))
+    intake
+        .run_transform(move || {
+            let source = Source {
+                scheme: Scheme::None,
+                ..source
+            };
+            let result = process_with_limits(
+                &source,
+                &delivery.headers,
+                &delivery.query,
+                delivery.content_type.as_deref(),
+                &delivery.body,
+                now_secs,
+                &limits,
+            )
+            .map_err(Refusal::from)
+            .and_then(|p| {
+                if p.events.len() > max_events {
+                    return Err(Refusal {
+                        status: StatusCode::UNPROCESSABLE_ENTITY,
+                        outcome: Outcome::Failed,
+                        code: "too_many_events",
+                        message: format!(
+                            "the delivery produced {} events; at most {max_events} are allowed",
+                            p.events.len()
+                        ),
+                    });
+                }
+                Ok(p)
+            });
+            (delivery, result)
+        })
+        .await
 }
 
 pub(super) async fn replay(
     State(state): State<SharedState>,
+    Extension(intake): Extension<Arc<Intake>>,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Response, WebhookError> {
     let (_, source) = load(&state, &name).await?;
@@ -364,7 +374,7 @@ pub(super) async fn replay(
             "a rejected delivery was never verified, so it cannot be replayed",
         ));
     }
-    let (original, result) = remap(&state, source, original).await?;
+    let (original, result) = remap(&state, &intake, source, original).await?;
     let received_at = now_ms();
     let mut delivery = NewDelivery {
         id: Ulid::new(),
@@ -417,6 +427,7 @@ struct TestOut {
 
 pub(super) async fn test(
     State(state): State<SharedState>,
+    Extension(intake): Extension<Arc<Intake>>,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebhookError> {
@@ -427,7 +438,7 @@ pub(super) async fn test(
         source.preset = None;
     }
     let delivery = load_delivery(&state, &name, &input.delivery_id).await?;
-    let (_, result) = remap(&state, source, delivery).await?;
+    let (_, result) = remap(&state, &intake, source, delivery).await?;
     match result {
         Ok(processed) => Ok(json(
             StatusCode::OK,

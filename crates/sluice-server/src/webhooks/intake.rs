@@ -28,7 +28,7 @@ use sluice_webhooks::{
 };
 use ulid::Ulid;
 
-use super::source::{parse_stored, unsigned_allowed};
+use super::source::unsigned_allowed;
 use super::{to_events, unavailable, Intake, WebhookError};
 use crate::{now_ms, SharedState};
 
@@ -50,7 +50,8 @@ pub(super) async fn receive(
         );
         return unavailable(busy.into_response(), retry_after);
     };
-    let resp = match receive_inner(&state, &name, query.unwrap_or_default(), headers, body).await {
+    let query = query.unwrap_or_default();
+    let resp = match receive_inner(&state, &intake, &name, query, headers, body).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     };
@@ -68,18 +69,18 @@ struct Request {
 
 async fn receive_inner(
     state: &SharedState,
+    intake: &Intake,
     name: &str,
     query: String,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, WebhookError> {
     let received_at = now_ms();
-    let Some(row) = state.store.get_webhook_source(name).await? else {
+    let Some(source) = intake.source(state, name).await? else {
         return Err(WebhookError::not_found(format!(
             "no webhook source named {name:?}"
         )));
     };
-    let source = parse_stored(&row)?;
     let has_transform = source.transform.is_some();
     let limit = state.config.webhooks.max_body_bytes;
     let body = read_limited(&headers, body, limit).await?;
@@ -122,9 +123,7 @@ async fn receive_inner(
     // A transform may use its whole time budget, so it runs off the async workers; a preset
     // takes microseconds and runs in place.
     let (source, request, result) = if has_transform {
-        tokio::task::spawn_blocking(run)
-            .await
-            .map_err(|e| WebhookError::internal(format!("webhook processing task: {e}")))?
+        intake.run_transform(run).await?
     } else {
         run()
     };

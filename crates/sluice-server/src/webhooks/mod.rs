@@ -17,14 +17,16 @@ mod api;
 mod intake;
 mod source;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use sluice_core::event::Event;
-use sluice_webhooks::{EventDraft, Limits};
+use sluice_webhooks::{EventDraft, Limits, Source};
 use tokio::sync::Semaphore;
 
 use crate::{ApiError, SharedState};
@@ -43,6 +45,9 @@ pub struct WebhookConfig {
     pub allow_unsigned: bool,
     /// Time and memory given to each run of a JS transform.
     pub transform_limits: Limits,
+    /// Transforms running at once; more wait their turn before their time limit starts.
+    /// Default: the number of cores.
+    pub max_concurrent_transforms: usize,
     /// Base of the intake URL shown for a source, such as `https://hooks.example.com`, when
     /// Sluice sits behind a proxy. By default it is built from the request's `Host`.
     pub public_url: Option<String>,
@@ -56,21 +61,88 @@ impl Default for WebhookConfig {
             retry_after_secs: 5,
             allow_unsigned: false,
             transform_limits: Limits::default(),
+            max_concurrent_transforms: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
             public_url: None,
         }
     }
 }
 
-/// State of the intake route, beside the app state.
+/// How long the intake trusts a source it has read. Changes made through this server's API
+/// apply at once; changes made elsewhere (another node on the same PostgreSQL) within this.
+const SOURCE_TTL: Duration = Duration::from_secs(1);
+
+/// State of the webhook routes, beside the app state.
 struct Intake {
     /// One permit per delivery being processed.
     permits: Arc<Semaphore>,
+    /// One permit per transform running; see [`Intake::run_transform`].
+    transforms: Semaphore,
+    /// Sources recently read, so a busy source costs no store read per delivery.
+    sources: Mutex<HashMap<String, (Instant, Arc<Source>)>>,
+}
+
+impl Intake {
+    /// The source named `name`, from the cache when fresh.
+    async fn source(
+        &self,
+        state: &SharedState,
+        name: &str,
+    ) -> Result<Option<Arc<Source>>, WebhookError> {
+        if let Some((at, source)) = self.lock().get(name) {
+            if at.elapsed() < SOURCE_TTL {
+                return Ok(Some(source.clone()));
+            }
+        }
+        let Some(row) = state.store.get_webhook_source(name).await? else {
+            self.forget(name);
+            return Ok(None);
+        };
+        let source = Arc::new(source::parse_stored(&row)?);
+        self.lock()
+            .insert(name.to_owned(), (Instant::now(), source.clone()));
+        Ok(Some(source))
+    }
+
+    /// Runs `f`, which runs a transform, on a blocking thread once a transform slot is free.
+    ///
+    /// A transform's time limit is wall-clock time from its start. Run more of them at once than
+    /// there are cores and they share the CPU, so a quick transform can overrun its 50 ms for
+    /// want of a core; that would refuse good deliveries under load. Waiting for a slot happens
+    /// before the transform's clock starts.
+    async fn run_transform<T, F>(&self, f: F) -> Result<T, WebhookError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let _slot = self
+            .transforms
+            .acquire()
+            .await
+            .map_err(|e| WebhookError::internal(format!("transform slots: {e}")))?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| WebhookError::internal(format!("webhook processing task: {e}")))
+    }
+
+    /// Drops a source from the cache after it changed.
+    fn forget(&self, name: &str) {
+        self.lock().remove(name);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Arc<Source>)>> {
+        // The map holds no invariant a panic could break, so a poisoned lock is still usable.
+        self.sources.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// The webhook routes. The intake's concurrency limit is built from `config` here.
 pub fn router(config: &WebhookConfig) -> Router<SharedState> {
     let intake = Arc::new(Intake {
         permits: Arc::new(Semaphore::new(config.max_in_flight)),
+        transforms: Semaphore::new(config.max_concurrent_transforms.max(1)),
+        sources: Mutex::new(HashMap::new()),
     });
     Router::new()
         .route(

@@ -76,12 +76,19 @@ async fn sources_are_created_listed_changed_and_removed_without_showing_secrets(
         .await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
 
+    // A delivery puts the source in the intake's cache; deleting it must take it out at once.
+    let a = app.deliver("gh", &[], "{}").await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.text);
     let a = app
         .send(app.client.delete(format!("{}/v1/webhooks/gh", app.base)))
         .await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(
         app.get("/v1/webhooks/gh").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.deliver("gh", &[], "{}").await.status,
         StatusCode::NOT_FOUND
     );
     let a = app

@@ -24,6 +24,7 @@ pub const SCHEMA: &str = "CREATE TABLE webhook_sources (
         created_at INTEGER NOT NULL,
         updated_at INTEGER NOT NULL
     ) WITHOUT ROWID;
+    -- A rowid table: rows carry whole bodies, too large for WITHOUT ROWID to pay off.
     CREATE TABLE webhook_deliveries (
         id TEXT PRIMARY KEY,
         source TEXT NOT NULL,
@@ -42,7 +43,7 @@ pub const SCHEMA: &str = "CREATE TABLE webhook_sources (
         query TEXT NOT NULL,
         content_type TEXT,
         body BLOB NOT NULL
-    ) WITHOUT ROWID;
+    );
     -- A sender's delivery id is accepted once per source; retries become duplicates.
     CREATE UNIQUE INDEX webhook_deliveries_dedupe ON webhook_deliveries(source, delivery_id)
         WHERE outcome = 'accepted' AND delivery_id IS NOT NULL;
