@@ -390,6 +390,38 @@ async fn actions_go_through_the_api_and_need_the_csrf_token() {
         .unwrap();
     assert_eq!(run.event_name.as_deref(), Some("inngest/function.invoked"));
 
+    // Webhook transforms: tested against a stored delivery, then saved, through /v1/webhooks.
+    let accepted = app
+        .store
+        .list_deliveries(sluice_store::DeliveryQuery {
+            source: "clerk".into(),
+            outcome: Some(sluice_store::Outcome::Accepted),
+            cursor: None,
+            limit: 1,
+        })
+        .await
+        .unwrap();
+    let transform =
+        "function transform(evt) { return { name: 'crm/contact.added', data: evt.data }; }";
+    let (status, v) = app
+        .post(
+            "/dashboard/actions/v1/webhooks/clerk/test",
+            with(json!({ "transform": transform, "delivery_id": accepted[0].id.to_string() })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["events"][0]["name"], "crm/contact.added", "{v}");
+    let resp = app
+        .client
+        .put(format!("{}/dashboard/actions/v1/webhooks/clerk", app.base))
+        .header("x-csrf-token", csrf.clone())
+        .json(&json!({ "transform": transform }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(app.ok("/sources/clerk").await.contains("crm/contact.added"));
+
     // Forwarded to the REST API: cancel and rerun.
     let (status, v) = app
         .post(
