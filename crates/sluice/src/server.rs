@@ -76,15 +76,7 @@ pub async fn run_start(args: StartArgs, dotenv: Option<PathBuf>) -> anyhow::Resu
     let store_url = args
         .database_url
         .unwrap_or_else(|| args.serve.data_dir.to_string_lossy().into_owned());
-    run(
-        config,
-        &store_url,
-        &args.host,
-        &args.serve,
-        dotenv,
-        None,
-    )
-    .await
+    run(config, &store_url, &args.host, &args.serve, dotenv, None).await
 }
 
 async fn run(
