@@ -473,7 +473,13 @@ fn invoke<S: EngineStore + ?Sized>(
         received_at: now,
     };
     let sync = index.as_ref().and_then(|i| i.sync_of(&function.app_id));
-    let mut child = new_run(&function, sync, &[&event], now, Some((run.id, step_id.clone())));
+    let mut child = new_run(
+        &function,
+        sync,
+        &[&event],
+        now,
+        Some((run.id, step_id.clone())),
+    );
     crate::scheduler::set_limits(&mut child, &shared.config.limits);
     t.runs.push(child);
     t.direct_events.push(event);

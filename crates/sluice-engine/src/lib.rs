@@ -207,7 +207,10 @@ impl<S: EngineStore + ?Sized> Engine<S> {
 /// How long the scheduler's leadership lasts without renewal; a dead leader is replaced after it.
 const LEADER_TTL_MS: i64 = 10_000;
 
-async fn scheduler_loop<S: EngineStore + ?Sized>(shared: Arc<Shared<S>>, mut stopped: watch::Receiver<bool>) {
+async fn scheduler_loop<S: EngineStore + ?Sized>(
+    shared: Arc<Shared<S>>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut crons = HashMap::new();
     // Scheduling runs on one node at a time: two schedulers reading the same unscheduled events
     // would start duplicate runs. Leadership is renewed well before it lapses.
@@ -215,7 +218,11 @@ async fn scheduler_loop<S: EngineStore + ?Sized>(shared: Arc<Shared<S>>, mut sto
     loop {
         let now = shared.clock.now_ms();
         if now + LEADER_TTL_MS / 2 >= leader_until {
-            match shared.store.lead("scheduler", &shared.config.node_id, now, LEADER_TTL_MS).await {
+            match shared
+                .store
+                .lead("scheduler", &shared.config.node_id, now, LEADER_TTL_MS)
+                .await
+            {
                 Ok(true) => leader_until = now + LEADER_TTL_MS,
                 Ok(false) => leader_until = 0,
                 Err(e) => tracing::warn!(error = %e, "scheduler leadership check failed"),
@@ -253,7 +260,10 @@ async fn executor_loop<S: EngineStore + ?Sized>(
     let lease_ms = shared.config.driver.request_timeout.as_millis() as i64 + 30_000;
     match shared.store.release_leases(&shared.config.node_id).await {
         Ok(0) => {}
-        Ok(n) => tracing::info!(items = n, "resuming work left in flight by a previous process"),
+        Ok(n) => tracing::info!(
+            items = n,
+            "resuming work left in flight by a previous process"
+        ),
         Err(e) => tracing::warn!(error = %e, "could not release leftover leases"),
     }
     loop {

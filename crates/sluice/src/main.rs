@@ -6,8 +6,8 @@
 mod apps;
 mod cli;
 mod client;
-mod runs;
 mod discovery;
+mod runs;
 mod server;
 mod webhooks;
 

@@ -40,19 +40,25 @@ pub enum RunsCommand {
     },
 }
 
-async fn request(method: reqwest::Method, url: String, body: Option<Value>) -> anyhow::Result<Value> {
+async fn request(
+    method: reqwest::Method,
+    url: String,
+    body: Option<Value>,
+) -> anyhow::Result<Value> {
     let mut req = reqwest::Client::new().request(method, &url);
     if let Some(b) = body {
         req = req.json(&b);
     }
-    let resp = req
-        .send()
-        .await
-        .with_context(|| format!("cannot reach Sluice at {url} (is it running? set --url or SLUICE_URL)"))?;
+    let resp = req.send().await.with_context(|| {
+        format!("cannot reach Sluice at {url} (is it running? set --url or SLUICE_URL)")
+    })?;
     let status = resp.status();
     let v: Value = resp.json().await.unwrap_or_default();
     if !status.is_success() {
-        bail!("{} ({status})", v["error"].as_str().unwrap_or("request failed"));
+        bail!(
+            "{} ({status})",
+            v["error"].as_str().unwrap_or("request failed")
+        );
     }
     Ok(v)
 }
@@ -68,9 +74,14 @@ fn text(v: &Value) -> String {
 pub async fn run(args: RunsArgs) -> anyhow::Result<()> {
     let base = args.client.url.trim_end_matches('/').to_owned();
     match args.command {
-        RunsCommand::List { status, function, limit } => {
+        RunsCommand::List {
+            status,
+            function,
+            limit,
+        } => {
             let mut url = reqwest::Url::parse(&format!("{base}/v1/runs"))?;
-            url.query_pairs_mut().append_pair("limit", &limit.to_string());
+            url.query_pairs_mut()
+                .append_pair("limit", &limit.to_string());
             if let Some(s) = status {
                 url.query_pairs_mut().append_pair("status", &s);
             }
@@ -80,10 +91,15 @@ pub async fn run(args: RunsArgs) -> anyhow::Result<()> {
             let v = request(reqwest::Method::GET, url.to_string(), None).await?;
             let runs = v["data"].as_array().cloned().unwrap_or_default();
             if runs.is_empty() {
-                println!("No runs yet. Send an event with `sluice send <name>` to trigger a function.");
+                println!(
+                    "No runs yet. Send an event with `sluice send <name>` to trigger a function."
+                );
                 return Ok(());
             }
-            println!("{:<26}  {:<10}  {:<32}  {:<24}  STARTED", "RUN", "STATUS", "FUNCTION", "EVENT");
+            println!(
+                "{:<26}  {:<10}  {:<32}  {:<24}  STARTED",
+                "RUN", "STATUS", "FUNCTION", "EVENT"
+            );
             for r in runs {
                 println!(
                     "{:<26}  {:<10}  {:<32}  {:<24}  {}",
@@ -101,18 +117,34 @@ pub async fn run(args: RunsArgs) -> anyhow::Result<()> {
             println!("run       {}", text(&r["run_id"]));
             println!("function  {}", text(&r["function_id"]));
             println!("status    {}", text(&r["status"]));
-            println!("event     {} ({})", text(&r["event_name"]), text(&r["event_id"]));
-            println!("started   {}   ended {}", text(&r["run_started_at"]), text(&r["ended_at"]));
+            println!(
+                "event     {} ({})",
+                text(&r["event_name"]),
+                text(&r["event_id"])
+            );
+            println!(
+                "started   {}   ended {}",
+                text(&r["run_started_at"]),
+                text(&r["ended_at"])
+            );
             if !r["output"].is_null() {
                 println!("output    {}", r["output"]);
             }
             if !r["error"].is_null() {
-                println!("error     {}: {}", text(&r["error"]["name"]), text(&r["error"]["message"]));
+                println!(
+                    "error     {}: {}",
+                    text(&r["error"]["name"]),
+                    text(&r["error"]["message"])
+                );
             }
             println!("\nSTEPS");
             for h in r["history"].as_array().into_iter().flatten() {
                 let detail = if !h["error"].is_null() {
-                    format!("{}: {}", text(&h["error"]["name"]), text(&h["error"]["message"]))
+                    format!(
+                        "{}: {}",
+                        text(&h["error"]["name"]),
+                        text(&h["error"]["message"])
+                    )
                 } else if !h["retry_at"].is_null() {
                     format!("until {}", text(&h["retry_at"]))
                 } else {
@@ -130,12 +162,22 @@ pub async fn run(args: RunsArgs) -> anyhow::Result<()> {
             }
         }
         RunsCommand::Cancel { id } => {
-            request(reqwest::Method::DELETE, format!("{base}/v1/runs/{id}"), None).await?;
+            request(
+                reqwest::Method::DELETE,
+                format!("{base}/v1/runs/{id}"),
+                None,
+            )
+            .await?;
             println!("Cancelling run {id}.");
         }
         RunsCommand::Rerun { id, from_step } => {
             let body = serde_json::json!({ "from_step": from_step });
-            let v = request(reqwest::Method::POST, format!("{base}/v1/runs/{id}/rerun"), Some(body)).await?;
+            let v = request(
+                reqwest::Method::POST,
+                format!("{base}/v1/runs/{id}/rerun"),
+                Some(body),
+            )
+            .await?;
             println!("Started run {}.", text(&v["data"]["run_id"]));
         }
     }

@@ -623,7 +623,10 @@ impl RunStore for PgStore {
     async fn release_leases(&self, owner: &str) -> Result<u64> {
         let client = self.pool().get().await?;
         Ok(client
-            .execute("UPDATE queue SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1", &[&owner])
+            .execute(
+                "UPDATE queue SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1",
+                &[&owner],
+            )
             .await?)
     }
 }

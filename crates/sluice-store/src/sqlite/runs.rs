@@ -530,7 +530,9 @@ impl RunStore for SqliteStore {
         let owner = owner.to_owned();
         self.write(move |conn| {
             let n = conn
-                .prepare_cached("UPDATE queue SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ?1")?
+                .prepare_cached(
+                    "UPDATE queue SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ?1",
+                )?
                 .execute([owner])?;
             Ok(n as u64)
         })

@@ -82,12 +82,27 @@ pub async fn concurrent_commits_of_one_run_serialize(store: Arc<dyn Store>) {
 /// Leadership: one owner at a time, renewable by its owner, taken over only after expiry.
 pub async fn leadership_is_exclusive_until_expiry(store: Arc<dyn Store>) {
     assert!(store.lead("scheduler", "a", 1_000, 100).await.unwrap());
-    assert!(!store.lead("scheduler", "b", 1_050, 100).await.unwrap(), "b must wait for a's lease");
-    assert!(store.lead("scheduler", "a", 1_090, 100).await.unwrap(), "a renews");
-    assert!(!store.lead("scheduler", "b", 1_150, 100).await.unwrap(), "renewal extended a's lease");
-    assert!(store.lead("scheduler", "b", 1_190, 100).await.unwrap(), "b takes over after expiry");
+    assert!(
+        !store.lead("scheduler", "b", 1_050, 100).await.unwrap(),
+        "b must wait for a's lease"
+    );
+    assert!(
+        store.lead("scheduler", "a", 1_090, 100).await.unwrap(),
+        "a renews"
+    );
+    assert!(
+        !store.lead("scheduler", "b", 1_150, 100).await.unwrap(),
+        "renewal extended a's lease"
+    );
+    assert!(
+        store.lead("scheduler", "b", 1_190, 100).await.unwrap(),
+        "b takes over after expiry"
+    );
     assert!(!store.lead("scheduler", "a", 1_200, 100).await.unwrap());
-    assert!(store.lead("cron", "a", 1_200, 100).await.unwrap(), "names are independent");
+    assert!(
+        store.lead("cron", "a", 1_200, 100).await.unwrap(),
+        "names are independent"
+    );
 }
 
 /// A restarted node frees the leases its previous process held, and only those.
@@ -99,8 +114,22 @@ pub async fn release_leases_frees_only_the_owners(store: Arc<dyn Store>) {
         .enqueue(vec![item(ids.next(), r, 0), item(ids.next(), r, 0)])
         .await
         .unwrap();
-    assert_eq!(store.claim_due("node-a", 10, 1_000_000, 1).await.unwrap().len(), 1);
-    assert_eq!(store.claim_due("node-b", 10, 1_000_000, 1).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .claim_due("node-a", 10, 1_000_000, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .claim_due("node-b", 10, 1_000_000, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(store.release_leases("node-a").await.unwrap(), 1);
     let again = store.claim_due("node-c", 20, 1_000, 10).await.unwrap();
     assert_eq!(again.len(), 1, "only node-a's item is free again");
