@@ -12,7 +12,8 @@
 //! **Sandbox.** Each call gets a fresh QuickJS runtime and context holding only the ECMAScript
 //! builtins: no `require`, `fetch`, `std`, `os`, timers, modules or host functions exist, so a
 //! transform cannot reach the file system, the network or another source's state. The runtime has
-//! a memory limit, a stack limit and a wall-clock deadline enforced by QuickJS's interrupt hook,
+//! a memory limit, a stack limit and a CPU-time limit (with a wall-clock backstop) enforced by
+//! QuickJS's interrupt hook,
 //! which throws an uncatchable error once the deadline passes (so `try { while(true){} }` still
 //! ends). A fresh runtime costs well under a millisecond, and isolation between sources is worth
 //! more than reusing one.
@@ -185,10 +186,18 @@ where
         fired: Arc::new(AtomicBool::new(false)),
         limit_ms: limits.time_ms,
     };
-    let deadline = Instant::now() + Duration::from_millis(limits.time_ms);
+    // The limit is CPU time of this thread, so a transform is not failed because the machine is
+    // busy; wall-clock time is only a backstop, at 20 times the limit, for anything that blocks.
+    let limit = Duration::from_millis(limits.time_ms);
+    let cpu_start = cpu_time::ThreadTime::try_now().ok();
+    let backstop = Instant::now() + limit.saturating_mul(20).max(Duration::from_secs(1));
     let fired = Arc::clone(&sandbox.fired);
     rt.set_interrupt_handler(Some(Box::new(move || {
-        let over = Instant::now() >= deadline;
+        let cpu_over = cpu_start
+            .as_ref()
+            .and_then(|t| t.try_elapsed().ok())
+            .is_some_and(|used| used >= limit);
+        let over = cpu_over || Instant::now() >= backstop;
         if over {
             fired.store(true, Ordering::Relaxed);
         }
