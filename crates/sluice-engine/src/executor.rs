@@ -410,19 +410,8 @@ fn finish(
         }
     }
     if let (Some(parent), Some(step_id)) = (run.parent_run_id, run.parent_step_id.clone()) {
-        let payload = match result {
-            Ok(output) => Payload::InvokeFinished {
-                step_id,
-                output: Some(output.to_owned()),
-                error: None,
-            },
-            Err(e) => Payload::InvokeFinished {
-                step_id,
-                output: None,
-                error: Some(e.clone()),
-            },
-        };
-        t.enqueue.push(payload.item(parent, now));
+        t.enqueue
+            .push(Payload::invoke_finished(step_id, result).item(parent, now));
     }
 }
 
@@ -445,14 +434,8 @@ fn invoke<S: EngineStore + ?Sized>(
             "Error",
             format!("step.invoke: no synced function has the id {function_id:?}"),
         );
-        t.enqueue.push(
-            Payload::InvokeFinished {
-                step_id,
-                output: None,
-                error: Some(error),
-            }
-            .item(run.id, now),
-        );
+        t.enqueue
+            .push(Payload::invoke_finished(step_id, Err(&error)).item(run.id, now));
         return Ok(());
     };
     let payload: serde_json::Value = serde_json::from_str(payload.get()).unwrap_or_default();

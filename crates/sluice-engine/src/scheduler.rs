@@ -110,10 +110,9 @@ pub async fn schedule_pending<S: EngineStore + ?Sized>(shared: &Shared<S>) -> cr
                 })
         });
         if let Some((event, _)) = found {
-            let raw = RawValue::from_string(event.to_wire_json()).expect("wire json is valid");
             let item = Payload::WaitResolved {
                 step_id: wait.step_id.clone(),
-                event: raw,
+                event: event.to_wire_json(),
             }
             .item(wait.run_id, now);
             batch.resolved_waits.push((wait.id, item));
