@@ -3,7 +3,7 @@
 //! Everything goes through the REST API (`/v1/apps`). Failures and ignored settings are printed
 //! where they cannot be missed: next to the app they belong to, marked `!`.
 
-use anyhow::{bail, Context};
+use crate::client::Api;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
@@ -51,11 +51,7 @@ pub enum AppsCommand {
 
 pub async fn run(args: AppsArgs) -> anyhow::Result<()> {
     let signing_key = crate::cli::flag_or_env(args.signing_key, &["INNGEST_SIGNING_KEY"]);
-    let api = Api {
-        base: args.url.trim_end_matches('/').to_owned(),
-        signing_key,
-        client: reqwest::Client::new(),
-    };
+    let api = Api::new(&args.url, signing_key);
     match args.command {
         AppsCommand::List => list(&api).await,
         AppsCommand::Show { id } => show(&api, &id).await,
@@ -80,46 +76,6 @@ pub async fn run(args: AppsArgs) -> anyhow::Result<()> {
             );
             Ok(())
         }
-    }
-}
-
-struct Api {
-    base: String,
-    signing_key: Option<String>,
-    client: reqwest::Client,
-}
-
-impl Api {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<Value> {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(key) = &self.signing_key {
-            req = req.bearer_auth(key);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.with_context(|| {
-            format!(
-                "cannot reach Sluice at {} (is it running? set --url or SLUICE_URL)",
-                self.base
-            )
-        })?;
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if !status.is_success() {
-            let reason = value["error"].as_str().unwrap_or(text.as_str());
-            if status == reqwest::StatusCode::UNAUTHORIZED {
-                bail!("{reason} ({status})");
-            }
-            bail!("{reason}");
-        }
-        Ok(value)
     }
 }
 

@@ -121,7 +121,12 @@ pub struct StartArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ClientArgs {
     /// URL of the running Sluice.
-    #[arg(long, env = "SLUICE_URL", default_value = "http://127.0.0.1:8288")]
+    #[arg(
+        long,
+        env = "SLUICE_URL",
+        default_value = "http://127.0.0.1:8288",
+        global = true
+    )]
     pub url: String,
 }
 

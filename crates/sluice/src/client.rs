@@ -39,3 +39,53 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A running Sluice's REST API, as the CLI commands call it.
+pub struct Api {
+    base: String,
+    /// Sent as a Bearer token; `sluice start` requires it on `/v1`.
+    signing_key: Option<String>,
+    client: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(url: &str, signing_key: Option<String>) -> Self {
+        Api {
+            base: url.trim_end_matches('/').to_owned(),
+            signing_key,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// Calls `path` and returns the JSON answer; a non-2xx answer is an error carrying the
+    /// server's reason and the status.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(key) = &self.signing_key {
+            req = req.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.with_context(|| {
+            format!(
+                "cannot reach Sluice at {} (is it running? set --url or SLUICE_URL)",
+                self.base
+            )
+        })?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let value: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        if !status.is_success() {
+            let reason = value["error"].as_str().unwrap_or(text.as_str());
+            bail!("{reason} ({status})");
+        }
+        Ok(value)
+    }
+}

@@ -1,10 +1,10 @@
 //! `sluice runs`: list, show, cancel and rerun runs on a running Sluice.
 
-use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use crate::cli::ClientArgs;
+use crate::client::Api;
 
 #[derive(Args, Debug)]
 pub struct RunsArgs {
@@ -40,29 +40,6 @@ pub enum RunsCommand {
     },
 }
 
-async fn request(
-    method: reqwest::Method,
-    url: String,
-    body: Option<Value>,
-) -> anyhow::Result<Value> {
-    let mut req = reqwest::Client::new().request(method, &url);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.with_context(|| {
-        format!("cannot reach Sluice at {url} (is it running? set --url or SLUICE_URL)")
-    })?;
-    let status = resp.status();
-    let v: Value = resp.json().await.unwrap_or_default();
-    if !status.is_success() {
-        bail!(
-            "{} ({status})",
-            v["error"].as_str().unwrap_or("request failed")
-        );
-    }
-    Ok(v)
-}
-
 fn text(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
@@ -72,14 +49,15 @@ fn text(v: &Value) -> String {
 }
 
 pub async fn run(args: RunsArgs) -> anyhow::Result<()> {
-    let base = args.client.url.trim_end_matches('/').to_owned();
+    let api = Api::new(&args.client.url, None);
     match args.command {
         RunsCommand::List {
             status,
             function,
             limit,
         } => {
-            let mut url = reqwest::Url::parse(&format!("{base}/v1/runs"))?;
+            // A throwaway base only to build the query string with proper escaping.
+            let mut url = reqwest::Url::parse("http://sluice/v1/runs")?;
             url.query_pairs_mut()
                 .append_pair("limit", &limit.to_string());
             if let Some(s) = status {
@@ -88,7 +66,8 @@ pub async fn run(args: RunsArgs) -> anyhow::Result<()> {
             if let Some(f) = function {
                 url.query_pairs_mut().append_pair("function_id", &f);
             }
-            let v = request(reqwest::Method::GET, url.to_string(), None).await?;
+            let path = format!("/v1/runs?{}", url.query().unwrap_or(""));
+            let v = api.call(reqwest::Method::GET, &path, None).await?;
             let runs = v["data"].as_array().cloned().unwrap_or_default();
             if runs.is_empty() {
                 println!(
@@ -112,7 +91,9 @@ pub async fn run(args: RunsArgs) -> anyhow::Result<()> {
             }
         }
         RunsCommand::Show { id } => {
-            let v = request(reqwest::Method::GET, format!("{base}/v1/runs/{id}"), None).await?;
+            let v = api
+                .call(reqwest::Method::GET, &format!("/v1/runs/{id}"), None)
+                .await?;
             let r = &v["data"];
             println!("run       {}", text(&r["run_id"]));
             println!("function  {}", text(&r["function_id"]));
@@ -162,22 +143,14 @@ pub async fn run(args: RunsArgs) -> anyhow::Result<()> {
             }
         }
         RunsCommand::Cancel { id } => {
-            request(
-                reqwest::Method::DELETE,
-                format!("{base}/v1/runs/{id}"),
-                None,
-            )
-            .await?;
+            api.call(reqwest::Method::DELETE, &format!("/v1/runs/{id}"), None)
+                .await?;
             println!("Cancelling run {id}.");
         }
         RunsCommand::Rerun { id, from_step } => {
             let body = serde_json::json!({ "from_step": from_step });
-            let v = request(
-                reqwest::Method::POST,
-                format!("{base}/v1/runs/{id}/rerun"),
-                Some(body),
-            )
-            .await?;
+            let path = format!("/v1/runs/{id}/rerun");
+            let v = api.call(reqwest::Method::POST, &path, Some(body)).await?;
             println!("Started run {}.", text(&v["data"]["run_id"]));
         }
     }

@@ -4,6 +4,7 @@
 //! Everything goes through the REST API (`/v1/webhooks`). Secrets go in and never come back out:
 //! the server shows them masked.
 
+use crate::client::Api;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -107,11 +108,10 @@ pub struct SourceArgs {
 }
 
 pub async fn run(args: WebhooksArgs) -> anyhow::Result<()> {
-    let api = Api {
-        base: args.url.trim_end_matches('/').to_owned(),
-        signing_key: crate::cli::flag_or_env(args.signing_key, &["INNGEST_SIGNING_KEY"]),
-        client: reqwest::Client::new(),
-    };
+    let api = Api::new(
+        &args.url,
+        crate::cli::flag_or_env(args.signing_key, &["INNGEST_SIGNING_KEY"]),
+    );
     use reqwest::Method;
     match args.command {
         WebhooksCommand::Add(source) => {
@@ -391,42 +391,5 @@ fn print_delivery(d: &Value) {
         (Some(body), _) => println!("  body:\n{body}"),
         (None, Some(b64)) => println!("  body (base64, not UTF-8):\n{b64}"),
         _ => {}
-    }
-}
-
-struct Api {
-    base: String,
-    signing_key: Option<String>,
-    client: reqwest::Client,
-}
-
-impl Api {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<Value> {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(key) = &self.signing_key {
-            req = req.bearer_auth(key);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.with_context(|| {
-            format!(
-                "cannot reach Sluice at {} (is it running? set --url or SLUICE_URL)",
-                self.base
-            )
-        })?;
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if !status.is_success() {
-            let reason = value["error"].as_str().unwrap_or(text.as_str());
-            bail!("{reason} ({status})");
-        }
-        Ok(value)
     }
 }
