@@ -1,13 +1,14 @@
-//! Event API benchmark: a real Sluice server (SQLite, fsync on) in this process on its own runtime,
-//! driven over loopback HTTP by a client runtime.
+//! Event API benchmark: the release `sluice dev` binary (SQLite, fsync on) in its own process,
+//! driven over loopback by the lean load generator in [`crate::load`].
+//!
+//! A peer row, `GET /health` on the same server, shows what plain HTTP costs on this machine at
+//! this moment, so the event rows can be read as a ratio to it as well as in absolute figures.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use sluice_server::{AppState, ServerConfig};
-
-use crate::report::{cores, median, new_histogram, table};
+use crate::load::{self, post_json};
+use crate::process::SluiceProcess;
+use crate::report::{cores, load_average, median, table};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,139 +18,124 @@ pub struct Args {
     /// Rounds per scenario; the median is reported.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
-    /// Concurrent connections.
+    /// Concurrent connections for single events and the HTTP peer.
     #[arg(long, default_value_t = 64)]
     connections: usize,
+    /// Concurrent connections for batches of 100.
+    #[arg(long, default_value_t = 8)]
+    batch_connections: usize,
+}
+
+struct Scenario {
+    label: &'static str,
+    conns: usize,
+    events_per_request: usize,
+    request: Vec<u8>,
 }
 
 struct Round {
-    events_per_sec: f64,
+    requests_per_sec: f64,
     p50_ms: f64,
     p99_ms: f64,
+    server_cores: f64,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("sluice-bench-{}", ulid::Ulid::new()));
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let addr = server_rt.block_on(async {
-        let store = sluice_store::open(dir.to_str().unwrap()).await?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let state = Arc::new(AppState::new(ServerConfig::default(), store));
-        tokio::spawn(sluice_server::serve(
-            listener,
-            state,
-            std::future::pending(),
-        ));
-        anyhow::Ok(addr)
-    })?;
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let url = format!("http://{addr}/e/bench");
+    let server = SluiceProcess::start_dev()?;
     println!(
-        "ingest benchmark: {} cores, SQLite with fsync (synchronous=FULL, WAL), {} s x {} rounds",
+        "ingest benchmark: {} cores, load average {}, release `sluice dev` in its own process \
+         (SQLite, fsync on: synchronous=FULL, WAL), {} s x {} rounds, medians",
         cores(),
+        load_average(),
         args.secs,
         args.rounds
     );
+    let single = br#"{"name":"bench/single","data":{"user":{"id":"u_123","email":"a@example.com","public_metadata":{}}}}"#;
+    let batch: Vec<serde_json::Value> = (0..100)
+        .map(
+            |i| serde_json::json!({"name": "bench/batch", "data": {"i": i, "public_metadata": {}}}),
+        )
+        .collect();
+    let scenarios = [
+        Scenario {
+            label: "peer: GET /health",
+            conns: args.connections,
+            events_per_request: 0,
+            request: b"GET /health HTTP/1.1\r\nhost: bench\r\n\r\n".to_vec(),
+        },
+        Scenario {
+            label: "single events",
+            conns: args.connections,
+            events_per_request: 1,
+            request: post_json("/e/bench", &[], single),
+        },
+        Scenario {
+            label: "batches of 100",
+            conns: args.batch_connections,
+            events_per_request: 100,
+            request: post_json("/e/bench", &[], &serde_json::to_vec(&batch)?),
+        },
+    ];
 
     let mut rows = Vec::new();
-    for (label, batch, conns) in [
-        ("single events", 1usize, args.connections),
-        ("batches of 100", 100, 8),
-    ] {
+    let mut peer_rps = None;
+    for s in &scenarios {
         let mut rounds = Vec::new();
         for _ in 0..args.rounds {
-            rounds.push(client_rt.block_on(load(
-                &url,
-                batch,
-                conns,
+            let cpu_before = server.cpu_seconds();
+            let request = s.request.clone();
+            let out = load::run(
+                server.addr,
+                s.conns,
                 Duration::from_secs(args.secs),
-            ))?);
+                load::by_status,
+                move |_, _| request.clone(),
+            )?;
+            out.ensure_only(&[])?;
+            let server_cores = match (cpu_before, server.cpu_seconds()) {
+                (Some(a), Some(b)) => (b - a) / out.elapsed.as_secs_f64(),
+                _ => f64::NAN,
+            };
+            rounds.push(Round {
+                requests_per_sec: out.ok_per_sec(),
+                p50_ms: out.p50_ms(),
+                p99_ms: out.p99_ms(),
+                server_cores,
+            });
         }
+        let rps = median(rounds.iter().map(|r| r.requests_per_sec).collect());
+        let peer = *peer_rps.get_or_insert(rps);
         rows.push(vec![
-            label.to_string(),
-            conns.to_string(),
-            format!(
-                "{:.0}",
-                median(rounds.iter().map(|r| r.events_per_sec).collect())
-            ),
+            s.label.to_string(),
+            s.conns.to_string(),
+            format!("{rps:.0}"),
+            if s.events_per_request == 0 {
+                "-".into()
+            } else {
+                format!("{:.0}", rps * s.events_per_request as f64)
+            },
+            format!("{:.2}", rps / peer),
             format!("{:.2}", median(rounds.iter().map(|r| r.p50_ms).collect())),
             format!("{:.2}", median(rounds.iter().map(|r| r.p99_ms).collect())),
+            format!(
+                "{:.2}",
+                median(rounds.iter().map(|r| r.server_cores).collect())
+            ),
         ]);
     }
     table(
         &[
             "scenario",
             "connections",
-            "events/s (median)",
+            "requests/s",
+            "events/s",
+            "requests vs peer",
             "p50 ms",
             "p99 ms",
+            "server CPU (cores)",
         ],
         &rows,
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    println!("load average after: {}", load_average());
     Ok(())
-}
-
-async fn load(url: &str, batch: usize, conns: usize, dur: Duration) -> anyhow::Result<Round> {
-    let body: Vec<u8> = if batch == 1 {
-        br#"{"name":"bench/single","data":{"user":{"id":"u_123","email":"a@example.com","public_metadata":{}}}}"#.to_vec()
-    } else {
-        let evs: Vec<serde_json::Value> = (0..batch)
-            .map(|i| serde_json::json!({"name": "bench/batch", "data": {"i": i, "public_metadata": {}}}))
-            .collect();
-        serde_json::to_vec(&evs)?
-    };
-    let stop = Arc::new(AtomicBool::new(false));
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..conns {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(1)
-            .build()?;
-        let (url, body, stop) = (url.to_owned(), body.clone(), stop.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut hist = new_histogram();
-            let mut failures = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                let resp = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await;
-                match resp {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                        hist.record(t.elapsed().as_micros().max(1) as u64).ok();
-                    }
-                    _ => failures += 1,
-                }
-            }
-            (hist, failures)
-        }));
-    }
-    tokio::time::sleep(dur).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut hist = new_histogram();
-    let mut failures = 0;
-    for t in tasks {
-        let (h, f) = t.await?;
-        hist.add(h)?;
-        failures += f;
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    anyhow::ensure!(failures == 0, "{failures} requests failed");
-    Ok(Round {
-        events_per_sec: hist.len() as f64 * batch as f64 / elapsed,
-        p50_ms: hist.value_at_quantile(0.5) as f64 / 1000.0,
-        p99_ms: hist.value_at_quantile(0.99) as f64 / 1000.0,
-    })
 }

@@ -9,6 +9,8 @@
 
 mod dashboard;
 mod ingest;
+mod load;
+mod process;
 mod report;
 mod runs;
 mod webhooks;

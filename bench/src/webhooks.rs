@@ -1,21 +1,21 @@
-//! Webhook intake benchmark: signed Clerk `user.created` deliveries posted to a real Sluice
-//! server (SQLite, fsync on) in this process, from 64 concurrent senders over loopback HTTP.
+//! Webhook intake benchmark: signed Clerk `user.created` deliveries posted to the release
+//! `sluice dev` binary (SQLite, fsync on) in its own process, from 64 concurrent senders over
+//! loopback HTTP.
 //!
 //! Each request is signed at send time like Svix does (`svix-id`, `svix-timestamp`,
 //! `svix-signature`) with a fresh id, so every one is verified, deduplicated against the store,
 //! mapped, and stored with its event before the 200. Two sources are measured: the `clerk`
 //! preset, and a JS transform doing the same mapping in the QuickJS sandbox.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use sluice_server::{AppState, ServerConfig};
 
-use crate::report::{cores, median, new_histogram, table};
+use crate::load::{self, post_json};
+use crate::process::SluiceProcess;
+use crate::report::{cores, load_average, median, table};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -42,53 +42,75 @@ pub struct Args {
 
 struct Round {
     per_sec: f64,
-    /// Deliveries refused because the transform overran its wall-clock limit.
+    /// Deliveries refused because the transform overran its CPU-time limit.
     timeouts: u64,
     p50_ms: f64,
     p99_ms: f64,
 }
 
+/// Tags the answers the benchmark must tell apart: a transform over its limit, and a
+/// delivery taken for a duplicate (which would mean it was not processed).
+fn classify(status: u16, body: &[u8]) -> &'static str {
+    let has = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+    match status {
+        422 if has(b"transform_timeout") => "transform_timeout",
+        200..=299 if has(br#""duplicate":true"#) => "duplicate",
+        _ => "",
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("sluice-bench-{}", ulid::Ulid::new()));
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let server = SluiceProcess::start_dev()?;
+    let base = format!("http://{}", server.addr);
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?;
-    let addr = server_rt.block_on(async {
-        let store = sluice_store::open(dir.to_str().unwrap()).await?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let state = Arc::new(AppState::new(ServerConfig::default(), store));
-        tokio::spawn(sluice_server::serve(
-            listener,
-            state,
-            std::future::pending(),
-        ));
-        anyhow::Ok(addr)
-    })?;
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let base = format!("http://{addr}");
-    client_rt.block_on(create_sources(&base))?;
+        .build()?
+        .block_on(create_sources(&base))?;
     println!(
-        "webhooks benchmark: {} cores, load average {}, SQLite with fsync (synchronous=FULL, WAL), \
-         {} senders, {} s x {} rounds",
+        "webhooks benchmark: {} cores, load average {}, release `sluice dev` in its own process \
+         (SQLite, fsync on: synchronous=FULL, WAL), {} senders, {} s x {} rounds",
         cores(),
         load_average(),
         args.senders,
         args.secs,
         args.rounds
     );
+    let key = base64::engine::general_purpose::STANDARD.decode(&SECRET["whsec_".len()..])?;
 
     let mut rows = Vec::new();
     for (label, source) in [("clerk preset", "clerk"), ("JS transform", "clerk-js")] {
-        let url = format!("{base}/webhooks/{source}");
         let mut rounds = Vec::new();
         for round in 0..args.rounds {
-            let dur = Duration::from_secs(args.secs);
-            rounds.push(client_rt.block_on(load(&url, round, args.senders, dur))?);
+            let (key, path) = (key.clone(), format!("/webhooks/{source}"));
+            let out = load::run(
+                server.addr,
+                args.senders,
+                Duration::from_secs(args.secs),
+                classify,
+                move |sender, n| {
+                    // Unique per source, round, sender and request, so none is a duplicate.
+                    let id = format!("msg_{}_{round}_{sender}_{n}", path.len());
+                    let now = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .expect("after 1970")
+                        .as_secs()
+                        .to_string();
+                    let signature = svix_signature(&key, &id, &now);
+                    let headers = [
+                        ("svix-id", id.as_str()),
+                        ("svix-timestamp", now.as_str()),
+                        ("svix-signature", signature.as_str()),
+                    ];
+                    post_json(&path, &headers, BODY.as_bytes())
+                },
+            )?;
+            out.ensure_only(&[(422, "transform_timeout")])?;
+            rounds.push(Round {
+                per_sec: out.ok_per_sec(),
+                timeouts: out.count(422, "transform_timeout"),
+                p50_ms: out.p50_ms(),
+                p99_ms: out.p99_ms(),
+            });
         }
         rows.push(vec![
             label.to_string(),
@@ -111,15 +133,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &rows,
     );
     println!("load average after: {}", load_average());
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
-}
-
-/// The 1, 5 and 15 minute load averages, to judge how shared the machine was.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 async fn create_sources(base: &str) -> anyhow::Result<()> {
@@ -144,118 +158,13 @@ async fn create_sources(base: &str) -> anyhow::Result<()> {
 }
 
 /// `svix-signature` for one delivery: `v1,` and the base64 HMAC-SHA256 of `id.timestamp.body`.
-fn svix_signature(key: &[u8], id: &str, timestamp: u64) -> String {
+fn svix_signature(key: &[u8], id: &str, timestamp: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
     mac.update(id.as_bytes());
     mac.update(b".");
-    mac.update(timestamp.to_string().as_bytes());
+    mac.update(timestamp.as_bytes());
     mac.update(b".");
     mac.update(BODY.as_bytes());
     let b64 = base64::engine::general_purpose::STANDARD;
     format!("v1,{}", b64.encode(mac.finalize().into_bytes()))
-}
-
-async fn load(url: &str, round: usize, senders: usize, dur: Duration) -> anyhow::Result<Round> {
-    let key = base64::engine::general_purpose::STANDARD.decode(&SECRET["whsec_".len()..])?;
-    let key = Arc::new(key);
-    let stop = Arc::new(AtomicBool::new(false));
-    let duplicates = Arc::new(AtomicU64::new(0));
-    let timeouts = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for sender in 0..senders {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(1)
-            .build()?;
-        let (url, key, stop, duplicates, timeouts) = (
-            url.to_owned(),
-            key.clone(),
-            stop.clone(),
-            duplicates.clone(),
-            timeouts.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut hist = new_histogram();
-            let mut failures = 0u64;
-            let mut why = None;
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                n += 1;
-                // Unique per round, sender and request, so none is a duplicate.
-                let id = format!("msg_{}_{round}_{sender}_{n}", url.len());
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap()
-                    .as_secs();
-                let t = Instant::now();
-                let resp = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header("svix-id", &id)
-                    .header("svix-timestamp", now.to_string())
-                    .header("svix-signature", svix_signature(&key, &id, now))
-                    .body(BODY)
-                    .send()
-                    .await;
-                match resp {
-                    Ok(r) if r.status().is_success() => {
-                        let body = r.bytes().await.unwrap_or_default();
-                        hist.record(t.elapsed().as_micros().max(1) as u64).ok();
-                        if body.windows(9).any(|w| w == b"duplicate") {
-                            duplicates.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Ok(r) if r.status() == 422 => {
-                        let text = r.text().await.unwrap_or_default();
-                        if text.contains("transform_timeout") {
-                            timeouts.fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            failures += 1;
-                            why = Some(format!("422: {text}"));
-                        }
-                    }
-                    Ok(r) => {
-                        failures += 1;
-                        why = Some(format!(
-                            "{}: {}",
-                            r.status(),
-                            r.text().await.unwrap_or_default()
-                        ));
-                    }
-                    Err(e) => {
-                        failures += 1;
-                        why = Some(e.to_string());
-                    }
-                }
-            }
-            (hist, failures, why)
-        }));
-    }
-    tokio::time::sleep(dur).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut hist = new_histogram();
-    let mut failures = 0;
-    let mut why = None;
-    for t in tasks {
-        let (h, f, w) = t.await?;
-        hist.add(h)?;
-        failures += f;
-        why = why.or(w);
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    anyhow::ensure!(
-        failures == 0,
-        "{failures} deliveries failed, e.g. {}",
-        why.unwrap_or_default()
-    );
-    anyhow::ensure!(
-        duplicates.load(Ordering::Relaxed) == 0,
-        "unique deliveries were taken for duplicates"
-    );
-    Ok(Round {
-        per_sec: hist.len() as f64 / elapsed,
-        timeouts: timeouts.load(Ordering::Relaxed),
-        p50_ms: hist.value_at_quantile(0.5) as f64 / 1000.0,
-        p99_ms: hist.value_at_quantile(0.99) as f64 / 1000.0,
-    })
 }

@@ -140,6 +140,9 @@ pub fn router(state: SharedState) -> Router {
         .merge(runs::router())
         .merge(webhooks::router(&state.config.webhooks))
         .merge(dashboard::router())
+        .route("/health", axum::routing::get(health))
+        .route("/healthz", axum::routing::get(health))
+        .route("/ready", axum::routing::get(ready))
         .fallback(error::not_found)
         // Inside the server-kind header, so a 401 still says which kind of server answered.
         .layer(axum::middleware::from_fn_with_state(
@@ -151,6 +154,26 @@ pub fn router(state: SharedState) -> Router {
             kind,
         ))
         .with_state(state)
+}
+
+/// Liveness: the process is up and serving HTTP. Touches nothing else.
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Readiness: the store answers a read. 503 with the store's error when it does not.
+async fn ready(
+    axum::extract::State(state): axum::extract::State<SharedState>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let version = state.store.schema_version().await.map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("store not ready: {e}"),
+        )
+    })?;
+    Ok(axum::Json(
+        serde_json::json!({ "status": "ok", "schema_version": version }),
+    ))
 }
 
 /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish, and

@@ -247,3 +247,23 @@ async fn seeded_retries_get_the_same_ids_and_store_once() {
     assert_eq!(first, second);
     assert_eq!(app.event_count().await, 2);
 }
+
+#[tokio::test]
+async fn health_and_ready_answer_without_credentials() {
+    let config = ServerConfig {
+        mode: Mode::Cloud,
+        event_keys: vec!["k".into()],
+        signing_key: Some("signkey-prod-00".into()),
+        ..ServerConfig::default()
+    };
+    let app = spawn_app(config).await;
+    let (status, v) = app.get("/health").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["status"], "ok");
+    let (status, v) = app.get("/ready").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert!(v["schema_version"].as_i64().unwrap() >= 1, "{v}");
+    // The REST API next to it still wants a key.
+    let (status, _) = app.get_text("/v1/events").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
