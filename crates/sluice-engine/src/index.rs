@@ -1,5 +1,6 @@
 //! The trigger index: which functions an event starts, rebuilt from the store when apps sync.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -78,10 +79,11 @@ impl Index {
     }
 
     /// The functions `event` triggers. A function with several matching triggers runs once.
+    /// `event_json` is filled (once) only when a trigger expression needs the event as a value.
     pub fn matches(
         &self,
         event: &Event,
-        event_json: &serde_json::Value,
+        event_json: &OnceCell<serde_json::Value>,
     ) -> Vec<Arc<FunctionRecord>> {
         let mut out: Vec<Arc<FunctionRecord>> = Vec::new();
         for t in &self.events {
@@ -90,7 +92,7 @@ impl Index {
             }
             let pass = match &t.expression {
                 None => true,
-                Some(expr) => expr.eval_bool(&[("event", event_json)]).unwrap_or_else(|e| {
+                Some(expr) => expr.eval_bool(&[("event", event_value(event, event_json))]).unwrap_or_else(|e| {
                     tracing::debug!(function = %t.function.id, %e, "trigger expression failed; not matched");
                     false
                 }),
@@ -101,4 +103,14 @@ impl Index {
         }
         out
     }
+}
+
+/// The event as a JSON value for expressions, parsed at most once per event.
+pub fn event_value<'a>(
+    event: &Event,
+    cell: &'a OnceCell<serde_json::Value>,
+) -> &'a serde_json::Value {
+    cell.get_or_init(|| {
+        serde_json::from_str(&event.to_wire_json()).unwrap_or(serde_json::Value::Null)
+    })
 }

@@ -10,9 +10,11 @@ use sluice_core::event::Event;
 use sluice_core::expr::Expr;
 use sluice_core::run::{apply, Action, Input, RunState};
 use sluice_store::{FunctionRecord, NewRun, ScheduleBatch};
+use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap};
 use ulid::Ulid;
 
+use crate::index::event_value;
 use crate::payload::Payload;
 use crate::{EngineStore, Shared};
 
@@ -78,10 +80,8 @@ pub async fn schedule_pending<S: EngineStore + ?Sized>(shared: &Shared<S>) -> cr
     let now = shared.clock.now_ms();
     let index = shared.index().await?;
     let mut batch = ScheduleBatch::default();
-    let parsed: Vec<serde_json::Value> = events
-        .iter()
-        .map(|e| serde_json::from_str(&e.to_wire_json()).unwrap_or(serde_json::Value::Null))
-        .collect();
+    // Parsed only for events an expression looks at: most events trigger by name alone.
+    let parsed: Vec<OnceCell<serde_json::Value>> = events.iter().map(|_| OnceCell::new()).collect();
     for (event, json) in events.iter().zip(&parsed) {
         batch.event_ids.push(event.id);
         for f in index.matches(event, json) {
@@ -105,7 +105,7 @@ pub async fn schedule_pending<S: EngineStore + ?Sized>(shared: &Shared<S>) -> cr
         let found = events.iter().zip(&parsed).find(|(e, json)| {
             e.name == wait.event_name
                 && expr.as_ref().is_none_or(|x| {
-                    x.eval_bool(&[("event", &trigger), ("async", json)])
+                    x.eval_bool(&[("event", &trigger), ("async", event_value(e, json))])
                         .unwrap_or(false)
                 })
         });

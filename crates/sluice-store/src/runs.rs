@@ -179,7 +179,9 @@ pub struct RunQuery {
 /// What the scheduler decided for a batch of events, written in one transaction.
 #[derive(Debug, Clone, Default)]
 pub struct ScheduleBatch {
-    /// Events now matched against triggers (marked scheduled).
+    /// Events now matched against triggers (marked scheduled): a prefix of what
+    /// [`RunStore::unscheduled_events`] returned. A store may keep only a cursor, so marking a
+    /// later event may mark the ones before it too.
     pub event_ids: Vec<Ulid>,
     pub runs: Vec<NewRun>,
     /// Waits resolved by these events: the wait is removed and the queue item created, only if
@@ -192,7 +194,8 @@ pub struct ScheduleBatch {
 
 #[async_trait]
 pub trait RunStore: Send + Sync {
-    /// Events not yet matched against triggers, oldest first.
+    /// Events not yet matched against triggers, in the order the store took them (commit order
+    /// on SQLite, id order on PostgreSQL).
     async fn unscheduled_events(&self, limit: usize) -> Result<Vec<Event>>;
     /// Creates runs (skipping those whose dedupe key is live), resolves waits and marks events
     /// scheduled, atomically. Returns the ids of the runs created.

@@ -215,8 +215,9 @@ pub async fn schedule_creates_runs_and_dedupes(store: Arc<dyn Store>) {
     assert_eq!(runs, vec![want]);
 }
 
-/// Unscheduled events come oldest first until `schedule` marks them; the scheduler's own events
-/// (`new_events`) are stored already scheduled.
+/// Unscheduled events come in the order they were stored until `schedule` marks them (a prefix
+/// at a time, as the scheduler does); the scheduler's own events (`new_events`) are stored
+/// already scheduled; events appended later come after the marked ones.
 pub async fn unscheduled_events_until_marked(store: Arc<dyn Store>) {
     let mut ids = Ids::new();
     let evs: Vec<Event> = (0..3).map(|_| event(ids.next(), "app/e")).collect();
@@ -227,12 +228,18 @@ pub async fn unscheduled_events_until_marked(store: Arc<dyn Store>) {
     assert_eq!(two.iter().map(|e| e.id).collect::<Vec<_>>(), all[..2]);
     let cron = event(ids.next(), "inngest/scheduled.timer");
     let batch = ScheduleBatch {
-        event_ids: vec![all[0], all[2]],
+        event_ids: vec![all[0], all[1]],
         new_events: vec![cron.clone()],
         ..ScheduleBatch::default()
     };
     assert!(store.schedule(batch).await.unwrap().is_empty());
-    assert_eq!(unscheduled(&store).await, vec![all[1]]);
+    assert_eq!(unscheduled(&store).await, vec![all[2]]);
+    // An event with an older id stored after the mark is still seen.
+    let late = event(Ulid::from_parts(1, 7), "app/e");
+    store.append_events(vec![late.clone()]).await.unwrap();
+    let mut left = unscheduled(&store).await;
+    left.sort();
+    assert_eq!(left, vec![late.id, all[2]]);
     let stored = store.get_event(cron.id).await.unwrap().expect("cron event");
     assert_eq!(stored.name, cron.name);
     assert_eq!(stored.data.get(), cron.data.get());

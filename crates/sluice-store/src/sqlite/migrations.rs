@@ -16,6 +16,8 @@ const STEPS: &[&str] = &[
     super::apps::SCHEMA,
     // 4: runs, queue, waits, history.
     super::runs::SCHEMA,
+    // 5: the scheduler reads the event log by commit sequence instead of a per-row flag.
+    super::events::SCHEDULE_BY_SEQUENCE,
 ];
 
 /// The event log. `id` is a ULID, so its order is time order.
@@ -49,4 +51,41 @@ pub fn run(conn: &mut Connection) -> Result<()> {
 
 pub fn current_version(conn: &Connection) -> Result<i64> {
     Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database at version 4 keeps its unscheduled events through step 5, in id order, and
+    /// its scheduled ones stay scheduled.
+    #[test]
+    fn step_5_carries_unscheduled_events_over() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &STEPS[..4] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        for (id, scheduled) in [("01B", 0), ("01A", 1), ("01C", 0), ("01D", 1)] {
+            conn.execute(
+                "INSERT INTO events (id, name, data, ts, received_at, scheduled)
+                 VALUES (?1, 'a', '{}', 0, 0, ?2)",
+                rusqlite::params![id, scheduled],
+            )
+            .unwrap();
+        }
+        run(&mut conn).unwrap();
+        assert_eq!(current_version(&conn).unwrap(), STEPS.len() as i64);
+        let pending: Vec<String> = conn
+            .prepare(
+                "SELECT id FROM events
+                 WHERE seq > (SELECT seq FROM scheduler_cursor) ORDER BY seq",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(pending, ["01B", "01C"]);
+    }
 }

@@ -210,11 +210,7 @@ fn insert_run(conn: &Connection, run: &NewRun) -> Result<bool> {
 }
 
 fn insert_events_scheduled(conn: &Connection, evs: &[Event]) -> Result<()> {
-    events::insert(conn, evs)?;
-    let mut stmt = conn.prepare_cached("UPDATE events SET scheduled = 1 WHERE id = ?1")?;
-    for e in evs {
-        stmt.execute([e.id.to_string()])?;
-    }
+    events::insert_scheduled(conn, evs)?;
     Ok(())
 }
 
@@ -373,10 +369,7 @@ impl RunStore for SqliteStore {
                     insert_queue(conn, std::slice::from_ref(item))?;
                 }
             }
-            let mut mark = conn.prepare_cached("UPDATE events SET scheduled = 1 WHERE id = ?1")?;
-            for id in &batch.event_ids {
-                mark.execute([id.to_string()])?;
-            }
+            events::mark_scheduled(conn, &batch.event_ids)?;
             Ok(created)
         })
         .await
