@@ -185,6 +185,19 @@ async fn bad_signatures_get_401_with_a_reason_and_are_recorded_without_events() 
     let a = app.deliver("clerk", &signed[0], &body).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     app.assert_no_secret_leaked(&[SECRET]);
+
+    // An unverified body is stored only in part: a public URL must not fill the disk.
+    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(200 * 1024));
+    let a = app.deliver("clerk", &unsigned, &big).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.text);
+    let newest = app.deliveries("clerk").await;
+    assert_eq!(newest[0]["outcome"], "rejected");
+    assert_eq!(newest[0]["body_bytes"], 64 * 1024);
+    let reason = newest[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("first 65536 of its {} bytes", big.len())),
+        "{reason}"
+    );
 }
 
 #[tokio::test]
@@ -441,6 +454,33 @@ async fn limits_and_wrong_addresses_get_plain_json_errors() {
     assert_eq!(a.json()["code"], "method_not_allowed");
     let a = app.deliver("clerk/", &[], "{}").await;
     assert_eq!(a.status, StatusCode::NOT_FOUND, "never a redirect");
+}
+
+#[tokio::test]
+async fn an_event_over_the_per_event_limit_is_refused_and_nothing_is_stored() {
+    let mut config = dev();
+    config.ingest.max_event_bytes = 1000;
+    let app = spawn_app(config).await;
+    app.create(json!({"name": "open", "preset": "generic"}))
+        .await;
+    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(2000));
+    let a = app.deliver("open", &[], &big).await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", a.text);
+    let v = a.json();
+    assert_eq!(v["code"], "event_too_large");
+    assert!(
+        v["error"].as_str().unwrap().contains("limit of 1000 bytes"),
+        "{v}"
+    );
+    let recorded = app.deliveries("open").await;
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0]["outcome"], "failed");
+    assert_eq!(recorded[0]["code"], "event_too_large");
+    let events = app.get("/v1/events").await.json();
+    assert_eq!(events["data"], json!([]), "no event was stored");
+
+    let a = app.deliver("open", &[], r#"{"small":true}"#).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
 }
 
 #[tokio::test]

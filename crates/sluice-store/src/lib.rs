@@ -28,7 +28,7 @@ pub use runs::*;
 pub use types::*;
 pub use webhooks::{
     Delivery, DeliveryCounts, DeliveryQuery, DeliverySummary, NewDelivery, Outcome, Recorded,
-    WebhookSource, WebhookStore,
+    WebhookSource, WebhookStore, REJECTED_KEPT_PER_SOURCE,
 };
 
 /// Everything Sluice persists, as one object. Each part is its own trait in its own module, with

@@ -16,6 +16,10 @@ use ulid::Ulid;
 
 use crate::{Error, Result};
 
+/// How many rejected deliveries a source keeps. Enough to see what a misconfigured sender (or a
+/// prober) has been sending; the bound keeps a public URL from filling the disk.
+pub const REJECTED_KEPT_PER_SOURCE: usize = 1000;
+
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
     /// Creates the source `name` or replaces its config; `created_at` survives a replace.
@@ -42,6 +46,11 @@ pub trait WebhookStore: Send + Sync {
     /// [`Outcome::Duplicate`] instead, without its events, and the original is returned. A
     /// rejected delivery (bad signature) is never matched: an unverified request must not learn
     /// that an id exists. `events` are ignored unless the delivery is accepted.
+    ///
+    /// Rejected deliveries come from anyone who knows the source's URL, so only the newest
+    /// [`REJECTED_KEPT_PER_SOURCE`] of a source are kept: recording one more drops the oldest.
+    /// (Rejections committing at the same moment each prune what they see, so a burst may leave
+    /// a few more until the next one.)
     async fn record_delivery(&self, delivery: NewDelivery, events: Vec<Event>) -> Result<Recorded>;
 
     /// One page of a source's deliveries, newest first, without bodies.

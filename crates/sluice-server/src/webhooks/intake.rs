@@ -32,6 +32,9 @@ use super::source::unsigned_allowed;
 use super::{to_events, unavailable, Intake, WebhookError};
 use crate::{now_ms, SharedState};
 
+/// The most bytes of a rejected (unverified) delivery's body that are stored.
+const REJECTED_BODY_KEPT: usize = 64 * 1024;
+
 pub(super) async fn receive(
     State(state): State<SharedState>,
     Extension(intake): Extension<Arc<Intake>>,
@@ -213,6 +216,26 @@ async fn accept(
         };
         return refuse(state, source, request, refusal).await;
     }
+    // The event API's per-event limit holds here too: an event is run input, and every step
+    // call of every run it starts carries it.
+    let max_bytes = state.config.ingest.max_event_bytes;
+    let oversized = processed
+        .events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (i, e.name.len() + e.data.get().len()))
+        .find(|(_, size)| *size > max_bytes);
+    if let Some((index, size)) = oversized {
+        let refusal = Refusal {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            outcome: Outcome::Failed,
+            code: "event_too_large",
+            message: format!(
+                "event {index} of the delivery is {size} bytes, over the limit of {max_bytes} bytes"
+            ),
+        };
+        return refuse(state, source, request, refusal).await;
+    }
     let events = to_events(processed.events, request.received_at);
     let delivery = new_delivery(source, request, processed.delivery_id, Outcome::Accepted);
     let id = delivery.id;
@@ -288,6 +311,16 @@ async fn refuse(
     let mut delivery = new_delivery(source, request, delivery_id, refusal.outcome);
     delivery.code = Some(refusal.code.to_owned());
     delivery.reason = Some(refusal.message.clone());
+    if refusal.outcome == Outcome::Rejected && delivery.body.len() > REJECTED_BODY_KEPT {
+        // Anyone can post to a source's URL; an unverified body is kept only far enough to
+        // show what was sent. It can never be replayed, so nothing is lost by cutting it.
+        let whole = delivery.body.len();
+        delivery.body.truncate(REJECTED_BODY_KEPT);
+        delivery.reason = Some(format!(
+            "{} (unverified, so only the first {REJECTED_BODY_KEPT} of its {whole} bytes are kept)",
+            refusal.message
+        ));
+    }
     let id = delivery.id;
     match state.store.record_delivery(delivery, Vec::new()).await {
         Ok(recorded @ Recorded::Duplicate { .. }) => return Ok(recorded_response(id, recorded)),

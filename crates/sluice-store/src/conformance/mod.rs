@@ -20,6 +20,7 @@ macro_rules! conformance_tests {
             webhooks::duplicate_delivery_creates_no_events,
             webhooks::concurrent_duplicates_create_events_once,
             webhooks::refused_deliveries_are_recorded, webhooks::deliveries_page_and_filter,
+            webhooks::rejected_deliveries_are_capped_per_source,
             apps::app_sync_round_trip, apps::app_modified_only_when_hash_changes,
             apps::app_sync_replaces_function_set, apps::app_failed_sync_keeps_functions,
             apps::app_failed_first_sync_is_kept, apps::app_delete_keeps_history,

@@ -309,3 +309,49 @@ pub async fn deliveries_page_and_filter(store: Arc<dyn Store>) {
     assert_eq!(store.delivery_counts("src").await.unwrap().rejected, 0);
     assert_eq!(store.delivery_counts("other").await.unwrap().accepted, 1);
 }
+
+/// A source keeps only its newest rejected deliveries, whatever order they commit in; other
+/// outcomes and other sources are untouched.
+pub async fn rejected_deliveries_are_capped_per_source(store: Arc<dyn Store>) {
+    let kept = crate::REJECTED_KEPT_PER_SOURCE;
+    let mut gen = ulid::Generator::new();
+    let ids: Vec<Ulid> = (0..kept + 5).map(|_| gen.generate().unwrap()).collect();
+    for chunk in ids.chunks(100) {
+        let tasks: Vec<_> = chunk
+            .iter()
+            .map(|id| {
+                let store = store.clone();
+                let mut d = delivery("probe", None, Outcome::Rejected);
+                d.id = *id;
+                tokio::spawn(async move { store.record_delivery(d, vec![]).await.unwrap() })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    }
+    // Concurrent writers each prune what they see, so a burst may briefly leave a few more;
+    // the next rejection after it settles brings the source back to the bound.
+    let mut last = delivery("probe", None, Outcome::Rejected);
+    last.id = gen.generate().unwrap();
+    let last_id = last.id;
+    store.record_delivery(last, vec![]).await.unwrap();
+    for i in 0..3 {
+        let d = delivery("probe", Some(&format!("msg_{i}")), Outcome::Accepted);
+        store.record_delivery(d, vec![]).await.unwrap();
+    }
+    for _ in 0..2 {
+        let d = delivery("other", None, Outcome::Rejected);
+        store.record_delivery(d, vec![]).await.unwrap();
+    }
+    let counts = store.delivery_counts("probe").await.unwrap();
+    assert_eq!(counts.rejected, kept as u64);
+    assert_eq!(counts.accepted, 3);
+    assert_eq!(store.delivery_counts("other").await.unwrap().rejected, 2);
+    for gone in &ids[..6] {
+        assert!(store.get_delivery("probe", *gone).await.unwrap().is_none());
+    }
+    for id in [ids[6], ids[kept + 4], last_id] {
+        assert!(store.get_delivery("probe", id).await.unwrap().is_some());
+    }
+}

@@ -11,7 +11,9 @@ use tokio_postgres::{GenericClient, Row};
 use ulid::Ulid;
 
 use super::PgStore;
-use crate::webhooks::{headers_json, ids_json, parse_headers, SummaryRow};
+use crate::webhooks::{
+    headers_json, ids_json, parse_headers, SummaryRow, REJECTED_KEPT_PER_SOURCE,
+};
 use crate::{
     Delivery, DeliveryCounts, DeliveryQuery, DeliverySummary, NewDelivery, Outcome, Recorded,
     Result, WebhookSource, WebhookStore,
@@ -245,6 +247,9 @@ impl WebhookStore for PgStore {
             }
             (outcome, _) => {
                 insert_delivery(&*tx, &d, outcome, &[], None, false).await?;
+                if outcome == Outcome::Rejected {
+                    prune_rejected(&*tx, &d.source).await?;
+                }
                 Recorded::Stored {
                     event_ids: Vec::new(),
                 }
@@ -306,4 +311,20 @@ impl WebhookStore for PgStore {
         }
         Ok(counts)
     }
+}
+
+/// Drops the source's rejected deliveries beyond the newest [`REJECTED_KEPT_PER_SOURCE`]; the
+/// `(source, outcome, id)` index finds the cut-off without reading bodies.
+async fn prune_rejected(client: &impl GenericClient, source: &str) -> Result<()> {
+    client
+        .execute(
+            "DELETE FROM webhook_deliveries
+              WHERE source = $1 AND outcome = 'rejected' AND id <= (
+                    SELECT id FROM webhook_deliveries
+                     WHERE source = $1 AND outcome = 'rejected'
+                     ORDER BY id DESC LIMIT 1 OFFSET $2)",
+            &[&source, &(REJECTED_KEPT_PER_SOURCE as i64)],
+        )
+        .await?;
+    Ok(())
 }

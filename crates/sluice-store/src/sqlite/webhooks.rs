@@ -10,7 +10,9 @@ use sluice_core::event::Event;
 use ulid::Ulid;
 
 use super::SqliteStore;
-use crate::webhooks::{headers_json, ids_json, parse_headers, SummaryRow};
+use crate::webhooks::{
+    headers_json, ids_json, parse_headers, SummaryRow, REJECTED_KEPT_PER_SOURCE,
+};
 use crate::{
     Delivery, DeliveryCounts, DeliveryQuery, DeliverySummary, NewDelivery, Outcome, Recorded,
     Result, WebhookSource, WebhookStore,
@@ -146,6 +148,9 @@ fn record(conn: &Connection, d: &NewDelivery, events: &[Event]) -> Result<Record
     }
     if d.outcome != Outcome::Accepted {
         insert_delivery(conn, d, d.outcome, &[], None)?;
+        if d.outcome == Outcome::Rejected {
+            prune_rejected(conn, &d.source)?;
+        }
         return Ok(Recorded::Stored {
             event_ids: Vec::new(),
         });
@@ -154,6 +159,20 @@ fn record(conn: &Connection, d: &NewDelivery, events: &[Event]) -> Result<Record
     insert_delivery(conn, d, Outcome::Accepted, &event_ids, None)?;
     super::events::insert(conn, events)?;
     Ok(Recorded::Stored { event_ids })
+}
+
+/// Drops the source's rejected deliveries beyond the newest [`REJECTED_KEPT_PER_SOURCE`]. The
+/// `(source, outcome, id)` index finds the cut-off without reading bodies.
+fn prune_rejected(conn: &Connection, source: &str) -> Result<()> {
+    conn.prepare_cached(
+        "DELETE FROM webhook_deliveries
+          WHERE source = ?1 AND outcome = 'rejected' AND id <= (
+                SELECT id FROM webhook_deliveries
+                 WHERE source = ?1 AND outcome = 'rejected'
+                 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+    )?
+    .execute(params![source, REJECTED_KEPT_PER_SOURCE as i64])?;
+    Ok(())
 }
 
 fn list(conn: &Connection, q: &DeliveryQuery) -> Result<Vec<DeliverySummary>> {
