@@ -37,11 +37,18 @@ fn free_port() -> anyhow::Result<u16> {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let app_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("app");
-    anyhow::ensure!(
-        app_dir.join("node_modules/inngest").exists(),
-        "run `npm ci` in {} first",
-        app_dir.display()
-    );
+    if !app_dir.join("node_modules/inngest").exists() {
+        eprintln!(
+            "installing the bench app's packages (npm ci in {})",
+            app_dir.display()
+        );
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&app_dir)
+            .status()
+            .map_err(|e| anyhow::anyhow!("could not run npm (is Node.js installed?): {e}"))?;
+        anyhow::ensure!(status.success(), "`npm ci` in {} failed", app_dir.display());
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

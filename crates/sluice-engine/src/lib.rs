@@ -271,9 +271,16 @@ async fn executor_loop<S: EngineStore + ?Sized>(
             return;
         }
         let free = permits.available_permits();
-        let claimed = if free == 0 {
-            Vec::new()
-        } else {
+        if free == 0 {
+            // Every slot is busy; each finished item wakes this loop, so there is nothing to
+            // ask the store until then.
+            tokio::select! {
+                _ = stopped.changed() => return,
+                _ = shared.wake.notified() => {}
+            }
+            continue;
+        }
+        let claimed = {
             let now = shared.clock.now_ms();
             match shared
                 .store
@@ -287,7 +294,8 @@ async fn executor_loop<S: EngineStore + ?Sized>(
                 }
             }
         };
-        let got_work = !claimed.is_empty();
+        // Fewer items than free slots means nothing else is due yet.
+        let maybe_more = claimed.len() == free;
         for item in claimed {
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 return;
@@ -300,7 +308,7 @@ async fn executor_loop<S: EngineStore + ?Sized>(
                 shared.wake.notify_one();
             });
         }
-        if got_work {
+        if maybe_more {
             continue;
         }
         let wait = match shared.store.next_due_at().await {

@@ -209,7 +209,9 @@ pub trait RunStore: Send + Sync {
         lease_ms: i64,
         limit: usize,
     ) -> Result<Vec<QueueItem>>;
-    /// The earliest `due_at_ms` of any unleased item, to know how long to sleep.
+    /// The earliest time any item can be claimed (the later of its due time and its lease's
+    /// end), to know how long to sleep. Found through indexes, not a scan: it runs whenever the
+    /// executor runs out of work.
     async fn next_due_at(&self) -> Result<Option<i64>>;
     /// Adds queue items outside a transition (cancel requests, reruns).
     async fn enqueue(&self, items: Vec<NewQueueItem>) -> Result<()>;

@@ -301,6 +301,12 @@ pub async fn next_due_at_tracks_queue_and_leases(store: Arc<dyn Store>) {
     assert_eq!(store.next_due_at().await.unwrap(), Some(500));
     store.claim_due("w", 500, 100, 10).await.unwrap();
     assert_eq!(store.next_due_at().await.unwrap(), Some(600));
+    store.release_leases("w").await.unwrap();
+    assert_eq!(
+        store.next_due_at().await.unwrap(),
+        Some(300),
+        "released items are due again"
+    );
 }
 
 /// A commit writes state, status, version, times, queue items, waits, history, events and new

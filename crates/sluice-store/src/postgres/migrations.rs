@@ -19,6 +19,8 @@ const STEPS: &[&str] = &[
     super::apps::SCHEMA,
     // 4: runs, queue, waits, history.
     super::runs::SCHEMA,
+    // 5: queue indexes that let claims and the next wake-up skip leased items unread.
+    super::runs::LEASED_INDEX,
 ];
 
 /// The event log. `id` is a ULID, so its order is time order.

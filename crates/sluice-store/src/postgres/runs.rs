@@ -97,6 +97,16 @@ CREATE TABLE history (
 CREATE INDEX history_run ON history(run_id, id);
 ";
 
+/// Migration step 5. An item can be claimed at the later of its `due_at` and `lease_until`.
+/// `queue_due` carries `lease_until`, so claiming walks past the leased items at the head of the
+/// queue (at most the nodes' in-flight limit) without reading their rows. A leased item
+/// (`lease_until > due_at`) is also in the partial `queue_leased`, so the next wake-up is two
+/// index probes instead of a scan of the whole queue.
+pub const LEASED_INDEX: &str = "
+    DROP INDEX queue_due;
+    CREATE INDEX queue_due ON queue(due_at, lease_until);
+    CREATE INDEX queue_leased ON queue(lease_until) WHERE lease_until > due_at;";
+
 const RUN_COLUMNS: &str =
     "id, function_id, app_id, sync_id, event_id, event_name, events, status, \
     state, version, output, error, created_at, started_at, ended_at, parent_run_id, parent_step_id";
@@ -513,7 +523,14 @@ impl RunStore for PgStore {
     async fn next_due_at(&self) -> Result<Option<i64>> {
         let client = self.pool().get().await?;
         let row = client
-            .query_one("SELECT MIN(GREATEST(due_at, lease_until)) FROM queue", &[])
+            .query_one(
+                "SELECT LEAST(
+                    (SELECT due_at FROM queue WHERE lease_until <= due_at
+                      ORDER BY due_at LIMIT 1),
+                    (SELECT lease_until FROM queue WHERE lease_until > due_at
+                      ORDER BY lease_until LIMIT 1))",
+                &[],
+            )
             .await?;
         Ok(row.try_get(0)?)
     }

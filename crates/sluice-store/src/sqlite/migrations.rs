@@ -18,6 +18,8 @@ const STEPS: &[&str] = &[
     super::runs::SCHEMA,
     // 5: the scheduler reads the event log by commit sequence instead of a per-row flag.
     super::events::SCHEDULE_BY_SEQUENCE,
+    // 6: queue indexes that let claims and the next wake-up skip leased items unread.
+    super::runs::LEASED_INDEX,
 ];
 
 /// The event log. `id` is a ULID, so its order is time order.
