@@ -168,13 +168,18 @@ pub fn poll<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -
     }
 }
 
-/// A running `sluice dev` on a fixed port over a data directory that outlives restarts.
+/// A running `sluice dev` or `sluice start` on a fixed port over a data directory that outlives
+/// restarts.
 pub struct Sluice {
     pub proc: Proc,
     pub port: u16,
     pub data_dir: PathBuf,
     args: Vec<String>,
     http: reqwest::blocking::Client,
+    /// The key in `/e/{key}`; any key works in dev mode.
+    pub event_key: String,
+    /// Sent as `Authorization: Bearer …` on every REST call (start mode's signing key).
+    pub bearer: Option<String>,
 }
 
 pub fn http_client() -> reqwest::blocking::Client {
@@ -205,6 +210,33 @@ impl Sluice {
         Self::spawn(dir, port, args)
     }
 
+    /// `sluice start --host 127.0.0.1 --data-dir DIR --event-key KEY --signing-key SIGNING ARGS…`,
+    /// in production mode: REST calls carry the signing key, events go to `/e/KEY`.
+    pub fn start_production(
+        dir: &Path,
+        port: u16,
+        event_key: &str,
+        signing_key: &str,
+        extra: &[&str],
+    ) -> Sluice {
+        let mut args = vec![
+            "start".to_owned(),
+            "--host".to_owned(),
+            "127.0.0.1".to_owned(),
+            "--data-dir".to_owned(),
+            dir.join("sluice-data").display().to_string(),
+            "--event-key".to_owned(),
+            event_key.to_owned(),
+            "--signing-key".to_owned(),
+            signing_key.to_owned(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut sluice = Self::spawn(dir, port, args);
+        sluice.event_key = event_key.to_owned();
+        sluice.bearer = Some(signing_key.to_owned());
+        sluice
+    }
+
     fn spawn(dir: &Path, port: u16, args: Vec<String>) -> Sluice {
         let mut cmd = Command::new(BIN);
         cmd.current_dir(dir)
@@ -221,6 +253,8 @@ impl Sluice {
             data_dir: dir.join("sluice-data"),
             args,
             http: http_client(),
+            event_key: "test-key".to_owned(),
+            bearer: None,
         }
     }
 
@@ -247,8 +281,21 @@ impl Sluice {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    fn authorized(
+        &self,
+        req: reqwest::blocking::RequestBuilder,
+    ) -> reqwest::blocking::RequestBuilder {
+        match &self.bearer {
+            Some(key) => req.bearer_auth(key),
+            None => req,
+        }
+    }
+
     pub fn get(&self, path: &str) -> (u16, Value) {
-        let resp = self.http.get(self.url(path)).send().unwrap();
+        let resp = self
+            .authorized(self.http.get(self.url(path)))
+            .send()
+            .unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().unwrap();
         (
@@ -258,7 +305,10 @@ impl Sluice {
     }
 
     pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let resp = self.http.post(self.url(path)).json(body).send().unwrap();
+        let resp = self
+            .authorized(self.http.post(self.url(path)).json(body))
+            .send()
+            .unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().unwrap();
         (
@@ -268,7 +318,10 @@ impl Sluice {
     }
 
     pub fn delete(&self, path: &str) -> (u16, Value) {
-        let resp = self.http.delete(self.url(path)).send().unwrap();
+        let resp = self
+            .authorized(self.http.delete(self.url(path)))
+            .send()
+            .unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().unwrap();
         (
@@ -279,7 +332,7 @@ impl Sluice {
 
     /// Sends one event through the event API; returns its id.
     pub fn send(&self, event: Value) -> String {
-        let (status, body) = self.post("/e/test-key", &event);
+        let (status, body) = self.post(&format!("/e/{}", self.event_key), &event);
         assert_eq!(status, 200, "event API refused {event}: {body}");
         body["ids"][0].as_str().unwrap().to_owned()
     }
@@ -442,6 +495,17 @@ pub fn start_app(
     cmd.current_dir(cwd)
         .args(args)
         .env("PORT", port.to_string());
+    // The SDKs read these; only what the test passes may reach the app.
+    for var in [
+        "INNGEST_DEV",
+        "INNGEST_BASE_URL",
+        "INNGEST_API_BASE_URL",
+        "INNGEST_EVENT_API_BASE_URL",
+        "INNGEST_SIGNING_KEY",
+        "INNGEST_EVENT_KEY",
+    ] {
+        cmd.env_remove(var);
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
