@@ -120,6 +120,7 @@ async fn call<S: EngineStore + ?Sized>(
     let wire: Vec<&str> = events.iter().map(|e| e.get()).collect();
     let body = build_request_body(event, &wire, steps, &ctx, state.request_version);
     let run_id = run.id.to_string();
+    tracing::debug!(run = %run_id, function = %run.function_id, step = work.step_param(), attempt, "calling the app");
     let signer = shared
         .signer
         .as_ref()

@@ -71,6 +71,9 @@ pub struct Config {
     /// one node), so a restarted process frees the leases its crashed predecessor held; give each
     /// node on a shared PostgreSQL its own.
     pub node_id: String,
+    /// How long [`Engine::shutdown`] waits for calls in flight before handing their queue items
+    /// back.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for Config {
@@ -85,6 +88,7 @@ impl Default for Config {
             max_in_flight: 64,
             poll: Duration::from_millis(100),
             node_id: format!("node-{}", ulid::Ulid::new()),
+            shutdown_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -193,8 +197,10 @@ impl<S: EngineStore + ?Sized> Engine<S> {
         &self.shared
     }
 
-    /// Stops taking new work and waits for the loops to end. In-flight calls finish or are
-    /// abandoned to their leases.
+    /// Stops taking new work and waits for the loops to end. Calls in flight get
+    /// [`Config::shutdown_timeout`] to finish; the queue items of those still running are then
+    /// released, so another node (or the next process) takes them at once instead of after
+    /// their leases.
     pub async fn shutdown(&self) {
         let _ = self.stop.send(true);
         let tasks = std::mem::take(&mut *self.tasks.lock());
@@ -256,6 +262,45 @@ async fn executor_loop<S: EngineStore + ?Sized>(
     mut stopped: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(shared.config.max_in_flight));
+    claim_loop(&shared, &mut stopped, &permits).await;
+    drain(&shared, &permits).await;
+}
+
+/// After a stop: waits for the calls in flight, at most the shutdown timeout, then frees the
+/// leases of the ones still running. A result that arrives after that is refused by the store's
+/// lease check, and the new owner calls the step again.
+async fn drain<S: EngineStore + ?Sized>(shared: &Shared<S>, permits: &Semaphore) {
+    let all = shared.config.max_in_flight as u32;
+    let in_flight = all as usize - permits.available_permits();
+    if in_flight > 0 {
+        tracing::info!(
+            calls = in_flight,
+            timeout_s = shared.config.shutdown_timeout.as_secs(),
+            "waiting for calls in flight"
+        );
+    }
+    if tokio::time::timeout(shared.config.shutdown_timeout, permits.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            calls = all as usize - permits.available_permits(),
+            "calls still in flight at the shutdown timeout; handing their work back"
+        );
+    }
+    match shared.store.release_leases(&shared.config.node_id).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(items = n, "queue items handed back for another node"),
+        Err(e) => tracing::warn!(error = %e, "could not hand back leased queue items"),
+    }
+}
+
+/// Claims due queue items and runs each in its own task, until `stopped`.
+async fn claim_loop<S: EngineStore + ?Sized>(
+    shared: &Arc<Shared<S>>,
+    stopped: &mut watch::Receiver<bool>,
+    permits: &Arc<Semaphore>,
+) {
     // A lease outlives the longest call, so a live node never loses work it is still doing.
     let lease_ms = shared.config.driver.request_timeout.as_millis() as i64 + 30_000;
     match shared.store.release_leases(&shared.config.node_id).await {

@@ -236,8 +236,8 @@ pub trait RunStore: Send + Sync {
     /// runs only while its node holds the lease.
     async fn lead(&self, name: &str, owner: &str, now_ms: i64, ttl_ms: i64) -> Result<bool>;
 
-    /// Frees every queue lease held by `owner`. A node calls it as it starts: nothing can be in
-    /// flight under its name yet, so leases it holds are left over from a crash of a previous
-    /// process with the same id.
+    /// Frees every queue lease held by `owner`, so the items are claimable at once. A node calls
+    /// it as it starts (leases under its name are left over from a crash of a previous process
+    /// with the same id) and as it shuts down, for the calls that outlived its shutdown timeout.
     async fn release_leases(&self, owner: &str) -> Result<u64>;
 }

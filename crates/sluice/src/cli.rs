@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// Longest a call to an app may take, in seconds.
     #[arg(long, env = "SLUICE_REQUEST_TIMEOUT", default_value_t = 120)]
     pub request_timeout: u64,
+    /// On SIGTERM or Ctrl-C, how long calls in flight may take to finish, in seconds; the work
+    /// of those still running is then handed back to the queue for the next node or process.
+    #[arg(long, env = "SLUICE_SHUTDOWN_TIMEOUT", default_value_t = 20)]
+    pub shutdown_timeout: u64,
     /// Largest webhook delivery body, in bytes.
     #[arg(long, env = "SLUICE_WEBHOOK_MAX_BODY_BYTES", default_value_t = 3 * 1024 * 1024)]
     pub webhook_max_body_bytes: usize,

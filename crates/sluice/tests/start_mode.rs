@@ -1,13 +1,14 @@
 //! `sluice start` with the real `inngest` npm package (v4) in cloud mode: every request between
 //! Sluice and the app is signed and checked by the SDK itself, the app sends events with the
 //! event key, and REST calls need the signing key. Then two nodes on one PostgreSQL database
-//! serving the same app: runs started through either node finish once, and when one node is
-//! killed with SIGKILL the other takes over its leased work.
+//! serving the same app: runs started through either node finish once, when one node is killed
+//! with SIGKILL the other takes over its leased work, and a node stopped with SIGTERM hands back
+//! the calls that outlive its shutdown timeout at once.
 
 mod sdk;
 
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sdk::*;
 use serde_json::{json, Value};
@@ -241,4 +242,71 @@ fn two_nodes_on_one_postgres_share_the_runs_and_survive_a_killed_node() {
         40,
         "one run per event after the takeover"
     );
+}
+
+#[test]
+fn a_node_stopped_with_sigterm_hands_its_unfinished_calls_to_the_next_node() {
+    let Some(project) = node_project(APP_DIR, "inngest") else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(database_url) = rt.block_on(sluice_store::testing::fresh_postgres_url("drain")) else {
+        return;
+    };
+    let signing = signing_key();
+    let event_key = unique("ek");
+    // The default request timeout makes leases 150 s long, far beyond the deadlines below: the
+    // run can only finish in time if node A hands its call back as it stops.
+    let args = ["--database-url", &database_url, "--shutdown-timeout", "1"];
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = Sluice::start_production(dir_a.path(), free_port(), &event_key, &signing, &args);
+    let app_id = "drain-v4";
+    let app = cloud_app(
+        &project,
+        dir_a.path(),
+        app_id,
+        &a.url(""),
+        &signing,
+        &event_key,
+    );
+    add_app(&a, &app.serve_url());
+    a.wait_synced(app_id, 20);
+
+    let event_id = a.send(event("test/slow", json!({"ms": 5000})));
+    let run_id = a.run_for(&event_id, &format!("{app_id}-slow"));
+    poll(
+        "node A calling the slow step",
+        Duration::from_secs(30),
+        || {
+            a.proc
+                .log_text()
+                .lines()
+                .any(|l| l.contains("calling the app") && l.contains(&run_id))
+                .then_some(())
+        },
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &a.proc.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let code = loop {
+        if let Some(code) = a.proc.child.try_wait().unwrap() {
+            break code;
+        }
+        assert!(Instant::now() < deadline, "node A did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(code.success(), "node A exited with {code:?}");
+    let log = a.proc.log_text();
+    assert!(
+        log.contains("queue items handed back"),
+        "node A handed its call back:\n{log}"
+    );
+
+    let b = Sluice::start_production(dir_b.path(), free_port(), &event_key, &signing, &args);
+    let run = b.finished(&run_id, Duration::from_secs(60));
+    assert_status(&run, "Completed");
+    assert_eq!(run["output"], "late", "{}", pretty(&run));
 }
