@@ -142,6 +142,26 @@ async fn call<S: EngineStore + ?Sized>(
     })
 }
 
+/// When a call the state machine wants at `at_ms` is due. A call that may run now is queued at
+/// its run's creation time, so the queue, which runs the earliest due first, finishes runs that
+/// have started before it begins newer ones: under a backlog the first runs complete in
+/// milliseconds instead of every run advancing one step per pass over the whole queue. Calls
+/// for later (retries after a backoff) keep their time.
+fn continuation_due(at_ms: i64, now_ms: i64, run: &RunRecord) -> i64 {
+    if at_ms <= now_ms {
+        at_ms.min(run.created_at_ms)
+    } else {
+        at_ms
+    }
+}
+
+/// When a queue item became runnable, for the history: its due time, or, for an item queued
+/// at its run's creation time (see [`continuation_due`]), the moment it was queued, which its
+/// ULID records.
+fn queued_at(item: &QueueItem) -> i64 {
+    item.due_at_ms.max(item.id.timestamp_ms() as i64)
+}
+
 /// Applies `input` to the run and turns the actions into one store transition.
 fn transition<S: EngineStore + ?Sized>(
     shared: &Shared<S>,
@@ -169,8 +189,9 @@ fn transition<S: EngineStore + ?Sized>(
                 attempt,
                 at_ms,
             } => {
-                t.enqueue
-                    .push(Payload::Call { work, attempt }.item(run.id, at_ms));
+                t.enqueue.push(
+                    Payload::Call { work, attempt }.item(run.id, continuation_due(at_ms, now, run)),
+                );
             }
             Action::Sleep {
                 step_id,
@@ -280,7 +301,7 @@ fn transition<S: EngineStore + ?Sized>(
                     kind: kind_name(rec.kind).into(),
                     attempt: rec.attempt,
                     status: status.into(),
-                    queued_at_ms: Some(item.due_at_ms),
+                    queued_at_ms: Some(queued_at(item)),
                     started_at_ms: started_ms,
                     ended_at_ms: now,
                     input: None,

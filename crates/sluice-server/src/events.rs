@@ -34,6 +34,9 @@ async fn read_limited(body: axum::body::Body, limit: usize) -> Result<Bytes, Api
     })
 }
 
+/// JSON types pass, and so do `text/plain` and no type at all: a browser sending events with
+/// `navigator.sendBeacon` or a CORS-simple `fetch` can only use those. Anything else (a form
+/// post, XML, multipart) is refused with 415 before the body is read as JSON.
 fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(ct) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());

@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// Longest a call to an app may take, in seconds.
     #[arg(long, env = "SLUICE_REQUEST_TIMEOUT", default_value_t = 120)]
     pub request_timeout: u64,
+    /// Most calls to apps this node makes at once; more due steps wait in the queue, oldest
+    /// run first.
+    #[arg(long, env = "SLUICE_MAX_IN_FLIGHT", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_in_flight: u32,
     /// On SIGTERM or Ctrl-C, how long calls in flight may take to finish, in seconds; the work
     /// of those still running is then handed back to the queue for the next node or process.
     #[arg(long, env = "SLUICE_SHUTDOWN_TIMEOUT", default_value_t = 20)]

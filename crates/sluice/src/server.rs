@@ -107,6 +107,7 @@ async fn run(
         signing_key: config.signing_key.clone(),
         node_id: node_id(store_url),
         shutdown_timeout: std::time::Duration::from_secs(serve.shutdown_timeout),
+        max_in_flight: serve.max_in_flight as usize,
         limits: sluice_core::run::Limits {
             max_step_output_bytes: serve.max_step_output_bytes,
             max_state_bytes: serve.max_run_state_bytes,

@@ -47,7 +47,7 @@ impl Sdk {
 }
 
 /// The functions in tests/sdk/js-common/functions.js, plus the generated onFailure handler.
-const FUNCTIONS: u64 = 20;
+const FUNCTIONS: u64 = 21;
 
 /// Sluice and one JS app, synced. Fields drop in order: Sluice, the app, then the directory.
 struct Env {
@@ -561,5 +561,52 @@ fn protocol_violations_fail_the_run_clearly() {
             _ => says("AIGateway"),
         };
         assert!(clear, "{slug}: the run error says what went wrong: {error}");
+    }
+}
+
+/// When a run's history entries started and ended, as milliseconds.
+fn millis(v: &Value) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("a time: {v}")))
+        .unwrap()
+        .timestamp_millis()
+}
+
+/// With one call at a time (`--max-in-flight 1`), the queue finishes a run that has started
+/// before it begins a newer one: each run's first step starts only after the previous run ended.
+#[test]
+fn started_runs_finish_before_newer_runs_begin() {
+    let Some(env) = Env::start(Sdk::V4, &["--max-in-flight", "1"]) else {
+        return;
+    };
+    let s = &env.sluice;
+    // Each trigger waits for its run to exist, so the runs are created while earlier ones are
+    // still in their 500 ms steps.
+    let ids: Vec<String> = (0..3)
+        .map(|_| env.trigger("test/in-order", json!({"ms": 500}), "in-order"))
+        .collect();
+    let runs: Vec<Value> = ids.iter().map(|id| s.finished(id, RUN_DEADLINE)).collect();
+    for run in &runs {
+        assert_status(run, "Completed");
+        assert_eq!(run["output"], 2, "{}", pretty(run));
+    }
+    for pair in runs.windows(2) {
+        let ended = millis(&pair[0]["ended_at"]);
+        let first_step = pair[1]["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| !e["started_at"].is_null())
+            .map(|e| millis(&e["started_at"]))
+            .min()
+            .expect("the run has history");
+        assert!(
+            first_step >= ended,
+            "run {} began {} ms before run {} ended:\n{}\n{}",
+            pair[1]["run_id"],
+            ended - first_step,
+            pair[0]["run_id"],
+            pretty(&pair[0]),
+            pretty(&pair[1])
+        );
     }
 }

@@ -122,8 +122,8 @@ fn js_sdk_in_cloud_mode_runs_against_sluice_start() {
     assert_eq!(status, 401, "an unknown event key");
 
     add_app(&sluice, &app.serve_url());
-    let synced = sluice.wait_synced(app_id, 20);
-    assert_eq!(synced["function_count"], 20, "{}", pretty(&synced));
+    let synced = sluice.wait_synced(app_id, 21);
+    assert_eq!(synced["function_count"], 21, "{}", pretty(&synced));
 
     // The SDK checks Sluice's signature over the canonical JSON it parses, so an integer beyond
     // 2^53 in the event must be signed the way JavaScript reads it.
@@ -194,8 +194,8 @@ fn two_nodes_on_one_postgres_share_the_runs_and_survive_a_killed_node() {
 
     // Synced through one node, known to both.
     add_app(&b, &app.serve_url());
-    b.wait_synced(app_id, 20);
-    a.wait_synced(app_id, 20);
+    b.wait_synced(app_id, 21);
+    a.wait_synced(app_id, 21);
     let fid = format!("{app_id}-step-chain");
 
     // Events sent to either node start runs that finish once each, whichever node runs them.
@@ -270,7 +270,7 @@ fn a_node_stopped_with_sigterm_hands_its_unfinished_calls_to_the_next_node() {
         &event_key,
     );
     add_app(&a, &app.serve_url());
-    a.wait_synced(app_id, 20);
+    a.wait_synced(app_id, 21);
 
     let event_id = a.send(event("test/slow", json!({"ms": 5000})));
     let run_id = a.run_for(&event_id, &format!("{app_id}-slow"));

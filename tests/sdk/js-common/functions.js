@@ -149,8 +149,16 @@ export function makeFunctions({ define, NonRetriableError }) {
     step.run("hang", () => new Promise((resolve) => setTimeout(() => resolve("late"), event.data.ms))),
   );
 
+  // Two slow steps, for the queue-order test: with one call at a time, a run that has started
+  // finishes before the next run begins.
+  const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const inOrder = define({ id: "in-order", retries: 0 }, { event: "test/in-order" }, async ({ event, step }) => {
+    await step.run("one", () => pause(event.data.ms).then(() => 1));
+    return await step.run("two", () => pause(event.data.ms).then(() => 2));
+  });
+
   return [
     chain, parallel, retry, nonRetriable, failing, child, invoker, waitMatch, waitIf, waitTimeout,
-    sleeper, fanout, fanned, dedupe, cron, bigOutput, manySteps, noRetry, slow,
+    sleeper, fanout, fanned, dedupe, cron, bigOutput, manySteps, noRetry, slow, inOrder,
   ];
 }
