@@ -12,8 +12,9 @@
 //! - **Everything else** is the dashboard: it needs a session cookie. Without one a page answers
 //!   401 with the login form in the body (no redirect, so a script or a proxy sees the status).
 //!
-//! A session is a cookie, `HttpOnly; SameSite=Strict`, holding an expiry, a random nonce and an
-//! HMAC-SHA256 of both under a key derived from the signing key and the password. Nothing is
+//! A session is a cookie, `HttpOnly; SameSite=Strict` (and `Secure` behind a TLS proxy), holding
+//! an expiry, a random nonce and an HMAC-SHA256 of both under a key derived from the signing key
+//! and the password. Nothing is
 //! stored server-side, so sessions survive a restart and work on every node sharing the key, and
 //! changing the password or the key logs everyone out.
 //!
@@ -333,7 +334,11 @@ pub async fn login_form(State(state): State<SharedState>) -> Response {
 }
 
 /// `POST /dashboard/login`: checks the password and sets the session cookie.
-pub async fn login(State(state): State<SharedState>, Form(form): Form<LoginForm>) -> Response {
+pub async fn login(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let Some(expected) = password(&state).filter(|_| state.config.mode == Mode::Cloud) else {
         return (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
     };
@@ -352,10 +357,13 @@ pub async fn login(State(state): State<SharedState>, Form(form): Form<LoginForm>
     }
     let key = session_key(&state);
     let (value, _) = new_session(&key, now_ms() + SESSION_TTL_MS);
-    let cookie = format!(
+    let mut cookie = format!(
         "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
         SESSION_TTL_MS / 1000
     );
+    if behind_https(&headers) {
+        cookie.push_str("; Secure");
+    }
     (
         StatusCode::SEE_OTHER,
         [
@@ -364,6 +372,32 @@ pub async fn login(State(state): State<SharedState>, Form(form): Form<LoginForm>
         ],
     )
         .into_response()
+}
+
+/// Whether the browser reached Sluice over HTTPS through a proxy that terminates TLS
+/// (`X-Forwarded-Proto: https` or `Forwarded: …proto=https`). Sluice itself serves plain HTTP, so
+/// only then may the session cookie be `Secure`: a browser drops `Secure` cookies sent over
+/// plain HTTP to anything but localhost.
+fn behind_https(headers: &HeaderMap) -> bool {
+    let has = |name: &str, pred: &dyn Fn(&str) -> bool| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(pred)
+    };
+    has("x-forwarded-proto", &|v| {
+        v.split(',')
+            .next()
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+    }) || has("forwarded", &|v| {
+        v.split([';', ','])
+            .filter_map(|pair| pair.split_once('='))
+            .any(|(k, p)| {
+                k.trim().eq_ignore_ascii_case("proto")
+                    && p.trim().trim_matches('"').eq_ignore_ascii_case("https")
+            })
+    })
 }
 
 /// `POST /dashboard/logout`: clears the cookie (the guard checked the CSRF token).

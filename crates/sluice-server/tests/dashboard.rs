@@ -510,6 +510,26 @@ async fn cloud_mode_requires_a_login_or_the_signing_key() {
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
         "{cookie}"
     );
+    assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+    // Behind a proxy that terminates TLS the cookie is Secure.
+    for (name, value) in [
+        ("x-forwarded-proto", "https"),
+        (
+            "forwarded",
+            "for=10.0.0.1;proto=https;host=sluice.example.com",
+        ),
+    ] {
+        let resp = app
+            .client
+            .post(format!("{}/dashboard/login", app.base))
+            .header(name, value)
+            .form(&[("password", PASSWORD), ("next", "/")])
+            .send()
+            .await
+            .unwrap();
+        let set = resp.headers()[header::SET_COOKIE].to_str().unwrap();
+        assert!(set.ends_with("; Secure"), "{name}: {value} gives {set}");
+    }
     let cookie = cookie.split(';').next().unwrap().to_owned();
     let with_cookie = |r: reqwest::RequestBuilder| r.header(header::COOKIE, cookie.clone());
 
