@@ -227,10 +227,19 @@ pub fn key_matches_bearer(configured_key: &str, bearer: &str) -> bool {
         return false;
     }
     let plain = bool::from(configured_key.as_bytes().ct_eq(token.as_bytes()));
-    let hashed = hashed_signing_key(configured_key)
-        .map(|h| bool::from(h.as_bytes().ct_eq(token.as_bytes())))
-        .unwrap_or(false);
-    plain | hashed
+    // The JS SDK sends the hash with the key's `signkey-<env>-` prefix, the Python SDK without.
+    let (hashed, bare) = match hashed_signing_key(configured_key) {
+        Ok(h) => {
+            let (prefix, _) = split_signing_key(configured_key);
+            let bare = &h[prefix.len()..];
+            (
+                bool::from(h.as_bytes().ct_eq(token.as_bytes())),
+                bool::from(bare.as_bytes().ct_eq(token.as_bytes())),
+            )
+        }
+        Err(_) => (false, false),
+    };
+    plain | hashed | bare
 }
 
 #[cfg(test)]
@@ -416,6 +425,10 @@ mod tests {
         assert!(key_matches_bearer(key, &hashed));
         assert!(key_matches_bearer(key, &format!("Bearer {hashed}")));
         assert!(key_matches_bearer(key, &format!("bearer {key}")));
+        // The Python SDK's form: the hash without the prefix.
+        let bare = hashed.strip_prefix("signkey-prod-").unwrap();
+        assert!(key_matches_bearer(key, &format!("Bearer {bare}")));
+        assert!(!key_matches_bearer(key, "Bearer 12345678"));
         assert!(!key_matches_bearer(key, "signkey-prod-12345679"));
         assert!(!key_matches_bearer(key, ""));
         assert!(!key_matches_bearer("", ""));

@@ -167,6 +167,67 @@ fn js_sdk_in_cloud_mode_runs_against_sluice_start() {
 }
 
 #[test]
+fn python_sdk_in_production_mode_runs_against_sluice_start() {
+    if !python_packages() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let signing = signing_key();
+    let event_key = unique("ek");
+    let sluice = Sluice::start_production(dir.path(), port, &event_key, &signing, &[]);
+    let app_id = "prod-py";
+    let url = sluice.url("");
+    let app = start_app(
+        app_id,
+        &repo_root().join("tests/sdk/python"),
+        "python3",
+        &["app.py"],
+        &[
+            ("APP_ID", app_id.to_owned()),
+            ("INNGEST_BASE_URL", url.clone()),
+            ("INNGEST_API_BASE_URL", url.clone()),
+            ("INNGEST_EVENT_API_BASE_URL", url),
+            ("INNGEST_SIGNING_KEY", signing.clone()),
+            ("INNGEST_EVENT_KEY", event_key.clone()),
+            ("PYTHONUNBUFFERED", "1".to_owned()),
+        ],
+        dir.path(),
+    );
+    add_app(&sluice, &app.serve_url());
+    sluice.wait_synced(app_id, 7);
+    let fid = |slug: &str| format!("{app_id}-{slug}");
+
+    // The SDK canonicalizes the body it receives and checks Sluice's HMAC over that, big
+    // integers included.
+    let chain = sluice.send(event(
+        "test/py.chain",
+        json!({"start": 4, "big": 12345678901234567890u64, "empty": {}}),
+    ));
+    let retry = sluice.send(event("test/py.retry", json!({})));
+    let invoker = sluice.send(event("test/py.invoke", json!({"n": 20})));
+
+    let run = sluice.finished(&sluice.run_for(&chain, &fid("chain")), RUN_DEADLINE);
+    assert_status(&run, "Completed");
+    assert_eq!(
+        run["output"],
+        json!({"a": 4, "b": 5, "c": 10}),
+        "{}",
+        pretty(&run)
+    );
+    let run = sluice.finished(&sluice.run_for(&retry, &fid("retry-once")), RUN_DEADLINE);
+    assert_status(&run, "Completed");
+    let run = sluice.finished(&sluice.run_for(&invoker, &fid("invoker")), RUN_DEADLINE);
+    assert_status(&run, "Completed");
+    assert_eq!(
+        run["output"],
+        json!({"child": {"doubled": 40}}),
+        "{}",
+        pretty(&run)
+    );
+}
+
+#[test]
 fn two_nodes_on_one_postgres_share_the_runs_and_survive_a_killed_node() {
     let Some(project) = node_project(APP_DIR, "inngest") else {
         return;

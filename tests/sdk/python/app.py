@@ -1,7 +1,8 @@
 """The Python test app for Sluice's end-to-end tests: functions written with the real `inngest`
 PyPI package, served by Flask at /api/inngest.
 
-Environment: PORT, APP_ID (default sdk-py), INNGEST_DEV=1 and INNGEST_BASE_URL=<sluice URL>.
+Environment: PORT, APP_ID (default sdk-py), INNGEST_BASE_URL=<sluice URL>, and INNGEST_DEV=1 for
+dev mode or INNGEST_SIGNING_KEY and INNGEST_EVENT_KEY for production mode.
 Every function is triggered by its own `test/py.<name>` event.
 """
 
@@ -12,9 +13,11 @@ import flask
 import inngest
 import inngest.flask
 
+# Dev mode with INNGEST_DEV set; otherwise production (cloud) mode, which needs
+# INNGEST_SIGNING_KEY and checks the signature of every request from Sluice.
 client = inngest.Inngest(
     app_id=os.environ.get("APP_ID", "sdk-py"),
-    is_production=False,
+    is_production=not os.environ.get("INNGEST_DEV"),
 )
 
 # Attempts seen per run, so a retried step can tell its first attempt from the next.
