@@ -1,9 +1,9 @@
-//! `sluice start` with the real `inngest` npm package (v4) in cloud mode: every request between
-//! Sluice and the app is signed and checked by the SDK itself, the app sends events with the
-//! event key, and REST calls need the signing key. Then two nodes on one PostgreSQL database
-//! serving the same app: runs started through either node finish once, when one node is killed
-//! with SIGKILL the other takes over its leased work, and a node stopped with SIGTERM hands back
-//! the calls that outlive its shutdown timeout at once.
+//! `sluice start` with the real `inngest` packages (npm v4 and v3, PyPI) in production mode:
+//! every request between Sluice and the app is signed and checked by the SDK itself, the app
+//! sends events with the event key, and REST calls need the signing key. Then two nodes on one
+//! PostgreSQL database serving the same app: runs started through either node finish once, when
+//! one node is killed with SIGKILL the other takes over its leased work, and a node stopped with
+//! SIGTERM hands back the calls that outlive its shutdown timeout at once.
 
 mod sdk;
 
@@ -46,6 +46,8 @@ fn cloud_app(
             ("INNGEST_BASE_URL", base_url.to_owned()),
             ("INNGEST_SIGNING_KEY", signing.to_owned()),
             ("INNGEST_EVENT_KEY", event_key.to_owned()),
+            // v3 picks its mode from the environment; v4 is in cloud mode without INNGEST_DEV.
+            ("NODE_ENV", "production".to_owned()),
         ],
         dir,
     )
@@ -86,8 +88,17 @@ fn completed_chain(sluice: &Sluice, run_id: &str, start: i64) -> Value {
 }
 
 #[test]
-fn js_sdk_in_cloud_mode_runs_against_sluice_start() {
-    let Some(project) = node_project(APP_DIR, "inngest") else {
+fn js_sdk_v4_in_cloud_mode_runs_against_sluice_start() {
+    js_sdk_in_cloud_mode(APP_DIR, "prod-v4");
+}
+
+#[test]
+fn js_sdk_v3_in_cloud_mode_runs_against_sluice_start() {
+    js_sdk_in_cloud_mode("tests/sdk/js-v3", "prod-v3");
+}
+
+fn js_sdk_in_cloud_mode(app_dir: &str, app_id: &str) {
+    let Some(project) = node_project(app_dir, "inngest") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -95,7 +106,6 @@ fn js_sdk_in_cloud_mode_runs_against_sluice_start() {
     let signing = signing_key();
     let event_key = unique("ek");
     let sluice = Sluice::start_production(dir.path(), port, &event_key, &signing, &[]);
-    let app_id = "prod-v4";
     let app = cloud_app(
         &project,
         dir.path(),
