@@ -250,9 +250,21 @@ async fn scheduler_loop<S: EngineStore + ?Sized>(
             }
         }
         tokio::select! {
-            _ = stopped.changed() => return,
+            _ = stopped.changed() => break,
             _ = shared.wake_scheduler.notified() => {}
             _ = tokio::time::sleep(shared.config.poll) => {}
+        }
+    }
+    // Step down, so another node schedules at once instead of after the lease's TTL.
+    if leader_until > shared.clock.now_ms() {
+        let now = shared.clock.now_ms();
+        match shared
+            .store
+            .lead("scheduler", &shared.config.node_id, now, 0)
+            .await
+        {
+            Ok(_) => tracing::info!("stepped down as scheduler"),
+            Err(e) => tracing::warn!(error = %e, "could not step down as scheduler"),
         }
     }
 }

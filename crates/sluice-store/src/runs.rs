@@ -233,7 +233,8 @@ pub trait RunStore: Send + Sync {
 
     /// Takes or renews the named leadership lease for `owner` until `now_ms + ttl_ms`. Returns
     /// whether `owner` holds it. Work that must run on one node at a time (the scheduler, cron)
-    /// runs only while its node holds the lease.
+    /// runs only while its node holds the lease. A `ttl_ms` of 0 steps down: the lease ends now,
+    /// and another owner may take it at once.
     async fn lead(&self, name: &str, owner: &str, now_ms: i64, ttl_ms: i64) -> Result<bool>;
 
     /// Frees every queue lease held by `owner`, so the items are claimable at once. A node calls

@@ -375,6 +375,10 @@ fn a_node_stopped_with_sigterm_hands_its_unfinished_calls_to_the_next_node() {
         log.contains("queue items handed back"),
         "node A handed its call back:\n{log}"
     );
+    assert!(
+        log.contains("stepped down as scheduler"),
+        "node A gave up scheduling:\n{log}"
+    );
 
     let b = Sluice::start_production(dir_b.path(), free_port(), &event_key, &signing, &args);
     let run = b.finished(&run_id, Duration::from_secs(60));

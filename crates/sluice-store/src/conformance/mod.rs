@@ -34,6 +34,7 @@ macro_rules! conformance_tests {
             runs::concurrent_claims_take_each_item_once,
             runs::concurrent_commits_of_one_run_serialize,
             runs::leadership_is_exclusive_until_expiry,
+            runs::leadership_is_handed_back_with_a_zero_ttl,
             runs::release_leases_frees_only_the_owners);
     };
     (@each $fresh:expr; $($module:ident :: $name:ident),*) => {

@@ -105,6 +105,20 @@ pub async fn leadership_is_exclusive_until_expiry(store: Arc<dyn Store>) {
     );
 }
 
+/// A leader stepping down renews with a zero TTL, and another node may lead at once.
+pub async fn leadership_is_handed_back_with_a_zero_ttl(store: Arc<dyn Store>) {
+    assert!(store.lead("scheduler", "a", 1_000, 10_000).await.unwrap());
+    assert!(!store.lead("scheduler", "b", 1_001, 10_000).await.unwrap());
+    assert!(
+        store.lead("scheduler", "a", 1_002, 0).await.unwrap(),
+        "a steps down"
+    );
+    assert!(
+        store.lead("scheduler", "b", 1_003, 10_000).await.unwrap(),
+        "b leads without waiting for a's old lease"
+    );
+}
+
 /// A restarted node frees the leases its previous process held, and only those.
 pub async fn release_leases_frees_only_the_owners(store: Arc<dyn Store>) {
     let mut ids = Ids::new();
