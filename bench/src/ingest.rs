@@ -24,6 +24,10 @@ pub struct Args {
     /// Concurrent connections for batches of 100.
     #[arg(long, default_value_t = 8)]
     batch_connections: usize,
+    /// Run `sluice start` on a fresh PostgreSQL database (on SLUICE_TEST_DATABASE_URL's server,
+    /// default postgres://postgres@127.0.0.1:5432) instead of `sluice dev` on SQLite.
+    #[arg(long)]
+    postgres: bool,
 }
 
 struct Scenario {
@@ -41,10 +45,23 @@ struct Round {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let server = SluiceProcess::start_dev()?;
+    let (server, store) = if args.postgres {
+        let url = tokio::runtime::Runtime::new()?
+            .block_on(sluice_store::testing::fresh_postgres_url("bench"))
+            .ok_or_else(|| anyhow::anyhow!("PostgreSQL is unreachable"))?;
+        (
+            SluiceProcess::start_postgres(&url)?,
+            "`sluice start` on PostgreSQL",
+        )
+    } else {
+        (
+            SluiceProcess::start_dev()?,
+            "`sluice dev` on SQLite (fsync on: synchronous=FULL, WAL)",
+        )
+    };
     println!(
-        "ingest benchmark: {} cores, load average {}, release `sluice dev` in its own process \
-         (SQLite, fsync on: synchronous=FULL, WAL), {} s x {} rounds, medians",
+        "ingest benchmark: {} cores, load average {}, release {store} in its own process, \
+         {} s x {} rounds, medians",
         cores(),
         load_average(),
         args.secs,

@@ -16,11 +16,31 @@ impl SluiceProcess {
     /// Builds the release binary (a no-op when it is fresh), then starts `sluice dev` on a free
     /// port with a new data directory, and waits until it answers.
     pub fn start_dev() -> anyhow::Result<Self> {
+        Self::start(&["dev", "--no-discovery"])
+    }
+
+    /// `sluice start` on the PostgreSQL database at `database_url`, with event key `bench`.
+    pub fn start_postgres(database_url: &str) -> anyhow::Result<Self> {
+        Self::start(&[
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--event-key",
+            "bench",
+            "--signing-key",
+            "signkey-bench-00",
+            "--database-url",
+            database_url,
+        ])
+    }
+
+    fn start(mode_args: &[&str]) -> anyhow::Result<Self> {
         let binary = build_release_binary()?;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let dir = std::env::temp_dir().join(format!("sluice-bench-{}", ulid::Ulid::new()));
         let child = Command::new(&binary)
-            .args(["dev", "--no-discovery", "--log", "warn", "--port"])
+            .args(mode_args)
+            .args(["--log", "warn", "--port"])
             .arg(port.to_string())
             .arg("--data-dir")
             .arg(&dir)

@@ -1,7 +1,8 @@
 //! The PostgreSQL backend.
 //!
 //! Event appends go through a group-commit task like SQLite's writer: concurrent appends share one
-//! transaction and one multi-row insert. Reads use the pool directly.
+//! transaction and one multi-row insert, with a few such inserts in flight at once. Reads use the
+//! pool directly.
 
 mod apps;
 mod events;
@@ -13,12 +14,17 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use parking_lot::Mutex;
 use sluice_core::event::Event;
-use tokio::sync::{mpsc, oneshot};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use ulid::Ulid;
 
 use crate::{Error, EventQuery, EventStore, Result, Store};
 
 const MAX_BATCH: usize = 256;
+/// Event inserts in flight at once.
+const MAX_INSERTS: usize = 4;
 
 type AppendJob = (Vec<Event>, oneshot::Sender<Result<Vec<Ulid>>>);
 
@@ -62,9 +68,17 @@ impl PgStore {
     }
 }
 
+/// Gathers waiting appends into one insert, with up to [`MAX_INSERTS`] inserts in flight: each
+/// PostgreSQL backend runs one statement on one core, so a single insert at a time would leave
+/// the server's other cores idle while the next batch waits.
 async fn append_loop(pool: Pool, mut rx: mpsc::UnboundedReceiver<AppendJob>) {
-    let mut batch: Vec<AppendJob> = Vec::with_capacity(MAX_BATCH);
+    let permits = Arc::new(Semaphore::new(MAX_INSERTS));
     while let Some(first) = rx.recv().await {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
+        // Jobs that arrived while waiting for a free insert join this batch.
+        let mut batch: Vec<AppendJob> = Vec::with_capacity(MAX_BATCH);
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -72,23 +86,34 @@ async fn append_loop(pool: Pool, mut rx: mpsc::UnboundedReceiver<AppendJob>) {
                 Err(_) => break,
             }
         }
-        let all: Vec<&Event> = batch.iter().flat_map(|(evs, _)| evs.iter()).collect();
-        match events::insert_batch(&pool, &all).await {
-            Ok(inserted) => {
-                for (evs, reply) in batch.drain(..) {
-                    let mine = evs
-                        .iter()
-                        .map(|e| e.id)
-                        .filter(|id| inserted.contains(id))
-                        .collect();
-                    let _ = reply.send(Ok(mine));
-                }
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            insert_and_reply(&pool, batch).await;
+            drop(permit);
+        });
+    }
+    // Closing: wait for the inserts in flight, so every acknowledged append is committed.
+    let _ = permits.acquire_many(MAX_INSERTS as u32).await;
+}
+
+async fn insert_and_reply(pool: &Pool, batch: Vec<AppendJob>) {
+    let all: Vec<&Event> = batch.iter().flat_map(|(evs, _)| evs.iter()).collect();
+    match events::insert_batch(pool, &all).await {
+        Ok(inserted) => {
+            let inserted: HashSet<Ulid> = inserted.into_iter().collect();
+            for (evs, reply) in batch {
+                let mine = evs
+                    .iter()
+                    .map(|e| e.id)
+                    .filter(|id| inserted.contains(id))
+                    .collect();
+                let _ = reply.send(Ok(mine));
             }
-            Err(e) => {
-                let msg = e.to_string();
-                for (_, reply) in batch.drain(..) {
-                    let _ = reply.send(Err(Error::Postgres(msg.clone())));
-                }
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            for (_, reply) in batch {
+                let _ = reply.send(Err(Error::Postgres(msg.clone())));
             }
         }
     }
