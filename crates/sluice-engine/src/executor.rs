@@ -11,7 +11,7 @@ use sluice_store::{CommitResult, HistoryEntry, QueueItem, RunRecord, Transition,
 use ulid::Ulid;
 
 use crate::driver::{build_request_body, Call, RequestCtx};
-use crate::payload::Payload;
+use crate::payload::{continuation_due, Payload};
 use crate::scheduler::new_run;
 use crate::{EngineStore, Shared};
 
@@ -142,19 +142,6 @@ async fn call<S: EngineStore + ?Sized>(
     })
 }
 
-/// When a call the state machine wants at `at_ms` is due. A call that may run now is queued at
-/// its run's creation time, so the queue, which runs the earliest due first, finishes runs that
-/// have started before it begins newer ones: under a backlog the first runs complete in
-/// milliseconds instead of every run advancing one step per pass over the whole queue. Calls
-/// for later (retries after a backoff) keep their time.
-fn continuation_due(at_ms: i64, now_ms: i64, run: &RunRecord) -> i64 {
-    if at_ms <= now_ms {
-        at_ms.min(run.created_at_ms)
-    } else {
-        at_ms
-    }
-}
-
 /// When a queue item became runnable, for the history: its due time, or, for an item queued
 /// at its run's creation time (see [`continuation_due`]), the moment it was queued, which its
 /// ULID records.
@@ -190,7 +177,8 @@ fn transition<S: EngineStore + ?Sized>(
                 at_ms,
             } => {
                 t.enqueue.push(
-                    Payload::Call { work, attempt }.item(run.id, continuation_due(at_ms, now, run)),
+                    Payload::Call { work, attempt }
+                        .item(run.id, continuation_due(at_ms, now, run.id)),
                 );
             }
             Action::Sleep {
@@ -432,8 +420,10 @@ fn finish(
         }
     }
     if let (Some(parent), Some(step_id)) = (run.parent_run_id, run.parent_step_id.clone()) {
-        t.enqueue
-            .push(Payload::invoke_finished(step_id, result).item(parent, now));
+        t.enqueue.push(
+            Payload::invoke_finished(step_id, result)
+                .item(parent, continuation_due(now, now, parent)),
+        );
     }
 }
 

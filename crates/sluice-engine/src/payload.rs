@@ -44,6 +44,20 @@ pub enum Payload {
     Cancel,
 }
 
+/// When work the engine wants at `at_ms` is due. Work that may run now (the next call of a run,
+/// a resolved wait, a finished invoke) is queued at its run's creation time, which the run's
+/// ULID records, so the queue, which runs the earliest due first, finishes runs that have
+/// started before it begins newer ones: under a backlog the first runs complete in milliseconds
+/// instead of every run advancing one step per pass over the whole queue. Work for later (a
+/// retry after its backoff, a sleep) keeps its time.
+pub fn continuation_due(at_ms: i64, now_ms: i64, run_id: Ulid) -> i64 {
+    if at_ms <= now_ms {
+        at_ms.min(run_id.timestamp_ms() as i64)
+    } else {
+        at_ms
+    }
+}
+
 impl Payload {
     pub fn item(&self, run_id: Ulid, due_at_ms: i64) -> NewQueueItem {
         NewQueueItem {
@@ -156,5 +170,16 @@ mod tests {
             Some(Input::InvokeFinished { result: Err(e), .. }) => assert_eq!(e.message, "boom"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn work_for_now_queues_at_its_runs_creation_and_later_work_keeps_its_time() {
+        let run = Ulid::from_parts(1_000, 7);
+        assert_eq!(continuation_due(5_000, 5_000, run), 1_000);
+        assert_eq!(continuation_due(4_000, 5_000, run), 1_000);
+        assert_eq!(continuation_due(9_000, 5_000, run), 9_000, "a retry after its backoff");
+        // A run made after `now` (by another clock) never makes work due later than asked.
+        let later = Ulid::from_parts(8_000, 7);
+        assert_eq!(continuation_due(5_000, 5_000, later), 5_000);
     }
 }

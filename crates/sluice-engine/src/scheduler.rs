@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use ulid::Ulid;
 
 use crate::index::event_value;
-use crate::payload::Payload;
+use crate::payload::{continuation_due, Payload};
 use crate::{EngineStore, Shared};
 
 /// How long an event's own `id` de-duplicates triggering.
@@ -114,7 +114,7 @@ pub async fn schedule_pending<S: EngineStore + ?Sized>(shared: &Shared<S>) -> cr
                 step_id: wait.step_id.clone(),
                 event: event.to_wire_json(),
             }
-            .item(wait.run_id, now);
+            .item(wait.run_id, continuation_due(now, now, wait.run_id));
             batch.resolved_waits.push((wait.id, item));
         }
     }
