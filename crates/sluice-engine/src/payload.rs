@@ -177,7 +177,11 @@ mod tests {
         let run = Ulid::from_parts(1_000, 7);
         assert_eq!(continuation_due(5_000, 5_000, run), 1_000);
         assert_eq!(continuation_due(4_000, 5_000, run), 1_000);
-        assert_eq!(continuation_due(9_000, 5_000, run), 9_000, "a retry after its backoff");
+        assert_eq!(
+            continuation_due(9_000, 5_000, run),
+            9_000,
+            "a retry after its backoff"
+        );
         // A run made after `now` (by another clock) never makes work due later than asked.
         let later = Ulid::from_parts(8_000, 7);
         assert_eq!(continuation_due(5_000, 5_000, later), 5_000);
