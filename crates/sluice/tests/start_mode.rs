@@ -237,36 +237,64 @@ fn python_sdk_in_production_mode_runs_against_sluice_start() {
     );
 }
 
+/// What nodes sharing one PostgreSQL database have in common: the database, the keys, and the
+/// v4 app's project. `None` (the test skips) when Node or PostgreSQL is missing outside CI.
+struct Cluster {
+    project: std::path::PathBuf,
+    database_url: String,
+    signing: String,
+    event_key: String,
+}
+
+impl Cluster {
+    fn new(prefix: &str) -> Option<Cluster> {
+        let project = node_project(APP_DIR, "inngest")?;
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let database_url = rt.block_on(sluice_store::testing::fresh_postgres_url(prefix))?;
+        Some(Cluster {
+            project,
+            database_url,
+            signing: signing_key(),
+            event_key: unique("ek"),
+        })
+    }
+
+    /// A `sluice start` node on the shared database.
+    fn node(&self, dir: &std::path::Path, extra: &[&str]) -> Sluice {
+        let mut args = vec!["--database-url", self.database_url.as_str()];
+        args.extend_from_slice(extra);
+        Sluice::start_production(dir, free_port(), &self.event_key, &self.signing, &args)
+    }
+
+    /// The v4 app in cloud mode, talking to `node`, synced through `node`.
+    fn app(&self, dir: &std::path::Path, app_id: &str, node: &Sluice) -> App {
+        let app = cloud_app(
+            &self.project,
+            dir,
+            app_id,
+            &node.url(""),
+            &self.signing,
+            &self.event_key,
+        );
+        add_app(node, &app.serve_url());
+        node.wait_synced(app_id, 21);
+        app
+    }
+}
+
 #[test]
 fn two_nodes_on_one_postgres_share_the_runs_and_survive_a_killed_node() {
-    let Some(project) = node_project(APP_DIR, "inngest") else {
+    let Some(cluster) = Cluster::new("nodes") else {
         return;
     };
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(database_url) = rt.block_on(sluice_store::testing::fresh_postgres_url("nodes")) else {
-        return;
-    };
-    let signing = signing_key();
-    let event_key = unique("ek");
     // A short call timeout keeps leases short (timeout + 30 s), so the takeover below is quick.
-    let args = ["--database-url", &database_url, "--request-timeout", "2"];
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut a = Sluice::start_production(dir_a.path(), free_port(), &event_key, &signing, &args);
-    let b = Sluice::start_production(dir_b.path(), free_port(), &event_key, &signing, &args);
+    let mut a = cluster.node(dir_a.path(), &["--request-timeout", "2"]);
+    let b = cluster.node(dir_b.path(), &["--request-timeout", "2"]);
     let app_id = "nodes-v4";
-    let app = cloud_app(
-        &project,
-        dir_a.path(),
-        app_id,
-        &a.url(""),
-        &signing,
-        &event_key,
-    );
-
-    // Synced through one node, known to both.
-    add_app(&b, &app.serve_url());
+    // The app talks to node A and is synced through it; node B knows it from the database.
+    let _app = cluster.app(dir_a.path(), app_id, &a);
     b.wait_synced(app_id, 21);
-    a.wait_synced(app_id, 21);
     let fid = format!("{app_id}-step-chain");
 
     // Events sent to either node start runs that finish once each, whichever node runs them.
@@ -317,31 +345,15 @@ fn two_nodes_on_one_postgres_share_the_runs_and_survive_a_killed_node() {
 
 #[test]
 fn a_node_stopped_with_sigterm_hands_its_unfinished_calls_to_the_next_node() {
-    let Some(project) = node_project(APP_DIR, "inngest") else {
+    let Some(cluster) = Cluster::new("drain") else {
         return;
     };
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(database_url) = rt.block_on(sluice_store::testing::fresh_postgres_url("drain")) else {
-        return;
-    };
-    let signing = signing_key();
-    let event_key = unique("ek");
     // The default request timeout makes leases 150 s long, far beyond the deadlines below: the
     // run can only finish in time if node A hands its call back as it stops.
-    let args = ["--database-url", &database_url, "--shutdown-timeout", "1"];
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut a = Sluice::start_production(dir_a.path(), free_port(), &event_key, &signing, &args);
+    let mut a = cluster.node(dir_a.path(), &["--shutdown-timeout", "1"]);
     let app_id = "drain-v4";
-    let app = cloud_app(
-        &project,
-        dir_a.path(),
-        app_id,
-        &a.url(""),
-        &signing,
-        &event_key,
-    );
-    add_app(&a, &app.serve_url());
-    a.wait_synced(app_id, 21);
+    let _app = cluster.app(dir_a.path(), app_id, &a);
 
     let event_id = a.send(event("test/slow", json!({"ms": 5000})));
     let run_id = a.run_for(&event_id, &format!("{app_id}-slow"));
@@ -380,7 +392,7 @@ fn a_node_stopped_with_sigterm_hands_its_unfinished_calls_to_the_next_node() {
         "node A gave up scheduling:\n{log}"
     );
 
-    let b = Sluice::start_production(dir_b.path(), free_port(), &event_key, &signing, &args);
+    let b = cluster.node(dir_b.path(), &["--shutdown-timeout", "1"]);
     let run = b.finished(&run_id, Duration::from_secs(60));
     assert_status(&run, "Completed");
     assert_eq!(run["output"], "late", "{}", pretty(&run));
