@@ -263,7 +263,8 @@ async fn scheduler_loop<S: EngineStore + ?Sized>(
             .lead("scheduler", &shared.config.node_id, now, 0)
             .await
         {
-            Ok(_) => tracing::info!("stepped down as scheduler"),
+            Ok(true) => tracing::info!("stepped down as scheduler"),
+            Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "could not step down as scheduler"),
         }
     }

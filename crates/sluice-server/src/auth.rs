@@ -14,9 +14,8 @@
 //!
 //! A session is a cookie, `HttpOnly; SameSite=Strict` (and `Secure` behind a TLS proxy), holding
 //! an expiry, a random nonce and an HMAC-SHA256 of both under a key derived from the signing key
-//! and the password. Nothing is
-//! stored server-side, so sessions survive a restart and work on every node sharing the key, and
-//! changing the password or the key logs everyone out.
+//! and the password. Nothing is stored server-side, so sessions survive a restart and work on
+//! every node sharing the key, and changing the password or the key logs everyone out.
 //!
 //! **CSRF.** Besides `SameSite=Strict`, a request that changes something (any method but GET,
 //! HEAD, OPTIONS) made with a session cookie must carry `X-CSRF-Token`, an HMAC of the session's

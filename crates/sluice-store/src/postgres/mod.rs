@@ -10,13 +10,13 @@ mod migrations;
 mod runs;
 mod webhooks;
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use parking_lot::Mutex;
 use sluice_core::event::Event;
-use std::collections::HashSet;
-use std::sync::Arc;
-
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use ulid::Ulid;
 
